@@ -1,0 +1,41 @@
+"""The platform's connection to the chain, configured from settings."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.conf import settings
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+RPC_TIMEOUT_S = 5
+
+
+def make_web3(rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> Web3:
+    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+
+
+@cache
+def _web3_for(rpc_url: str) -> Web3:
+    return make_web3(rpc_url)
+
+
+def get_web3() -> Web3:
+    """One client per RPC URL per process (tests may point settings at another node)."""
+    return _web3_for(settings.CHAIN_RPC_URL)
+
+
+def operator_account() -> LocalAccount:
+    if not settings.OPERATOR_PRIVATE_KEY:
+        raise RuntimeError("OPERATOR_PRIVATE_KEY is not set")
+    return Account.from_key(settings.OPERATOR_PRIVATE_KEY)
+
+
+def signing_web3(account: LocalAccount, rpc_url: str | None = None) -> Web3:
+    """A client that signs transactions from `account` locally (the key never leaves us)."""
+    w3 = make_web3(rpc_url or settings.CHAIN_RPC_URL, timeout=30)
+    w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account), layer=0)
+    w3.eth.default_account = account.address
+    return w3

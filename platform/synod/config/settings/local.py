@@ -1,0 +1,14 @@
+"""Local defaults: one machine, SQLite, embedded broker, anvil on 127.0.0.1:8545."""
+
+from synod.config.settings.base import *  # noqa: F403
+from synod.config.settings.base import DATA_DIR, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Only for local development; production refuses to start without its own key.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
+# anvil's first dev account: a published test key that only exists on local chains.
+OPERATOR_PRIVATE_KEY = env.str(
+    "OPERATOR_PRIVATE_KEY",
+    default="0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+)
+DATA_DIR.mkdir(parents=True, exist_ok=True)

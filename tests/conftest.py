@@ -1,0 +1,45 @@
+"""Shared fixtures. Chain tests run against a real anvil node started here on a free port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.test import override_settings
+
+from synod.chain.client import operator_account, signing_web3
+from synod.chain.compiler import compile_contracts
+from synod.chain.deployment import DeployedContract, deploy_contracts
+from synod.chain.devnode import DevNode, start_devnode
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[DevNode]:
+    node = start_devnode()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def chain_settings(anvil: DevNode, tmp_path_factory) -> Iterator[DevNode]:
+    """Points the platform at the test node, with a deployment record of its own."""
+    with override_settings(
+        CHAIN_RPC_URL=anvil.url, DEPLOYMENTS_DIR=tmp_path_factory.mktemp("deployments")
+    ):
+        yield anvil
+
+
+@pytest.fixture(scope="session")
+def deployed(chain_settings: DevNode) -> dict[str, DeployedContract]:
+    """The contract suite deployed once per test session."""
+    compile_contracts()
+    account = operator_account()
+    return deploy_contracts(w3=signing_web3(account, chain_settings.url), account=account)
+
+
+@pytest.fixture
+def chain(chain_settings: DevNode, deployed) -> Iterator[DevNode]:
+    """A deployed chain, rolled back after each test so tests never see each other's blocks."""
+    snapshot = chain_settings.snapshot()
+    yield chain_settings
+    chain_settings.revert(snapshot)
