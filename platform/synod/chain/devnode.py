@@ -73,7 +73,7 @@ def start_devnode(
         if process.poll() is not None:
             raise RuntimeError(f"anvil exited: {process.stderr.read().decode()[-2000:]}")
         try:
-            w3.eth.chain_id
+            _ = w3.eth.chain_id
             return DevNode(url, process, w3)
         except Exception:
             if time.monotonic() > deadline:

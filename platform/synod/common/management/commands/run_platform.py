@@ -21,7 +21,7 @@ def _chain_is_local_and_down() -> bool:
     if url.hostname not in {"127.0.0.1", "localhost"}:
         return False
     try:
-        make_web3(settings.CHAIN_RPC_URL, timeout=1).eth.chain_id
+        _ = make_web3(settings.CHAIN_RPC_URL, timeout=1).eth.chain_id
     except Exception:
         return True
     return False
