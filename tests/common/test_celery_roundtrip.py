@@ -1,0 +1,98 @@
+"""A task goes through a real broker to a real worker process and its result comes back."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.conf import settings
+
+
+def _redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def worker_factory(tmp_path) -> Iterator:
+    processes: list[subprocess.Popen] = []
+
+    def start(env_overrides: dict) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(settings.REPO_DIR / "platform"),
+            "DJANGO_SETTINGS_MODULE": "synod.config.settings.test",
+            "SYNOD_DATA_DIR": str(tmp_path),
+            **env_overrides,
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "synod", "worker", "--pool", "solo",
+             "--loglevel", "WARNING", "--hostname", f"roundtrip-{os.getpid()}@%h"],
+            env=env, cwd=settings.REPO_DIR,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _round_trip(app: Celery, worker: subprocess.Popen) -> tuple[str, float]:
+    deadline = time.monotonic() + 60
+    while not app.control.inspect(timeout=0.5).ping():
+        if worker.poll() is not None:
+            pytest.fail(f"worker exited: {worker.stdout.read().decode()[-3000:]}")
+        assert time.monotonic() < deadline, "the worker never answered a ping"
+    started = time.monotonic()
+    result = app.send_task("synod.common.tasks.ping").get(timeout=30)
+    return result, time.monotonic() - started
+
+
+def test_round_trip_through_the_embedded_filesystem_broker(tmp_path, worker_factory):
+    broker_dir = tmp_path / "broker"
+    folders = {
+        "data_folder_in": str(broker_dir / "queue"),
+        "data_folder_out": str(broker_dir / "queue"),
+        "control_folder": str(broker_dir / "control"),
+        "processed_folder": str(broker_dir / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.05,
+    }
+    worker = worker_factory({"CELERY_BROKER_URL": "filesystem://"})
+    app = Celery(
+        "roundtrip",
+        broker="filesystem://",
+        backend=f"file://{broker_dir / 'results'}",
+        broker_transport_options=folders,
+    )
+    for key in ("data_folder_in", "control_folder", "processed_folder"):
+        Path(folders[key]).mkdir(parents=True, exist_ok=True)
+    (broker_dir / "results").mkdir(parents=True, exist_ok=True)
+    result, seconds = _round_trip(app, worker)
+    assert result == "pong"
+    assert seconds < 30
+
+
+@pytest.mark.skipif(not _redis_answers(), reason="no Redis answers on 127.0.0.1:6379")
+def test_round_trip_through_redis(worker_factory):
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    worker = worker_factory({"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url})
+    app = Celery("roundtrip", broker=url, backend=url)
+    result, _ = _round_trip(app, worker)
+    assert result == "pong"
