@@ -1,0 +1,371 @@
+"""Writes for governance: the proposal mirror (called by the indexer's handlers), state
+refreshes from the councils' own views, and relayed (gasless) votes."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from web3 import Web3
+
+from synod.chain import bindings
+from synod.chain.client import get_web3
+from synod.chain.errors import ContractRevert
+from synod.chain.events import DecodedEvent
+from synod.chain.sender import TransactionError
+from synod.chain.services import send_contract_call
+from synod.governance.actions import council_contract, describe_action, title_of
+from synod.governance.models import (
+    FINAL_STATES,
+    Council,
+    Proposal,
+    ProposalState,
+    RelayedBallot,
+    Vote,
+    VoteSupport,
+)
+
+logger = logging.getLogger(__name__)
+
+# The order of OpenZeppelin's IGovernor.ProposalState enum.
+STATE_BY_INDEX = [
+    ProposalState.PENDING, ProposalState.ACTIVE, ProposalState.CANCELED, ProposalState.DEFEATED,
+    ProposalState.SUCCEEDED, ProposalState.QUEUED, ProposalState.EXPIRED, ProposalState.EXECUTED,
+]  # fmt: skip
+COUNCIL_BY_CONTRACT = {council_contract(c): c for c in Council.values}
+
+
+def _council_of(event: DecodedEvent) -> str:
+    return COUNCIL_BY_CONTRACT[event.contract]
+
+
+def _proposal_for(event: DecodedEvent) -> Proposal | None:
+    return Proposal.objects.filter(
+        chain_id=event.chain_id,
+        council=_council_of(event),
+        proposal_id=str(event.args["proposalId"]),
+    ).first()
+
+
+def _block_time(block_number: int) -> datetime:
+    block = get_web3().eth.get_block(block_number)
+    return datetime.fromtimestamp(block["timestamp"], tz=UTC)
+
+
+# --- Mirror writes (one per council event; each has its undo for reorgs) -------------------
+
+
+def record_proposal_created(event: DecodedEvent) -> Proposal:
+    args = event.args
+    targets = [str(t) for t in args["targets"]]
+    calldatas = ["0x" + bytes(c).hex() if isinstance(c, bytes | bytearray) else str(c)
+                 for c in args["calldatas"]]  # fmt: skip
+    actions = [describe_action(t, c) for t, c in zip(targets, calldatas, strict=True)]
+    kinds = {a["kind"] for a in actions}
+    proposal, _ = Proposal.objects.update_or_create(
+        chain_id=event.chain_id,
+        council=_council_of(event),
+        proposal_id=str(args["proposalId"]),
+        defaults={
+            "proposer": args["proposer"],
+            "kind": kinds.pop() if len(kinds) == 1 else "other",
+            "title": title_of(args["description"]),
+            "description": args["description"],
+            "targets": targets,
+            "values": [str(v) for v in args["values"]],
+            "calldatas": calldatas,
+            "actions": actions,
+            "vote_start": int(args["voteStart"]),
+            "vote_end": int(args["voteEnd"]),
+            "state": ProposalState.PENDING,
+            "state_block": event.block_number,
+            "created_block": event.block_number,
+            "created_tx": event.tx_hash,
+            "created_at": _block_time(event.block_number),
+        },
+    )
+    return proposal
+
+
+def forget_proposal_created(event: DecodedEvent) -> None:
+    Proposal.objects.filter(
+        chain_id=event.chain_id,
+        council=_council_of(event),
+        proposal_id=str(event.args["proposalId"]),
+    ).delete()
+
+
+_TALLY_FIELD = {
+    VoteSupport.AGAINST: "against_votes",
+    VoteSupport.FOR: "for_votes",
+    VoteSupport.ABSTAIN: "abstain_votes",
+}
+
+
+def record_vote(event: DecodedEvent) -> Vote | None:
+    proposal = _proposal_for(event)
+    if proposal is None:
+        logger.warning("vote for an unknown proposal %s", event.args["proposalId"])
+        return None
+    support = VoteSupport(int(event.args["support"]))
+    vote, created = Vote.objects.get_or_create(
+        proposal=proposal,
+        voter=event.args["voter"],
+        defaults={
+            "support": support,
+            "weight": int(event.args["weight"]),
+            "reason": event.args.get("reason", ""),
+            "block_number": event.block_number,
+            "tx_hash": event.tx_hash,
+            "log_index": event.log_index,
+            "relayed": _was_relayed(event),
+        },
+    )
+    if created:
+        field = _TALLY_FIELD[support]
+        setattr(proposal, field, getattr(proposal, field) + vote.weight)
+        proposal.save(update_fields=[field])
+    return vote
+
+
+def _was_relayed(event: DecodedEvent) -> bool:
+    return RelayedBallot.objects.filter(outgoing_tx_hash__iexact=event.tx_hash).exists()
+
+
+def forget_vote(event: DecodedEvent) -> None:
+    proposal = _proposal_for(event)
+    if proposal is None:
+        return
+    vote = Vote.objects.filter(
+        proposal=proposal, voter=event.args["voter"], tx_hash=event.tx_hash
+    ).first()
+    if vote is None:
+        return
+    field = _TALLY_FIELD[VoteSupport(vote.support)]
+    setattr(proposal, field, max(0, getattr(proposal, field) - vote.weight))
+    proposal.save(update_fields=[field])
+    vote.delete()
+
+
+def record_queued(event: DecodedEvent) -> None:
+    proposal = _proposal_for(event)
+    if proposal is None:
+        return
+    proposal.state = ProposalState.QUEUED
+    proposal.state_block = event.block_number
+    proposal.queued_block = event.block_number
+    proposal.eta = datetime.fromtimestamp(int(event.args["etaSeconds"]), tz=UTC)
+    proposal.save(update_fields=["state", "state_block", "queued_block", "eta"])
+
+
+def forget_queued(event: DecodedEvent) -> None:
+    Proposal.objects.filter(pk=getattr(_proposal_for(event), "pk", None)).update(
+        state=ProposalState.SUCCEEDED, queued_block=None, eta=None
+    )
+
+
+def record_executed(event: DecodedEvent) -> None:
+    proposal = _proposal_for(event)
+    if proposal is None:
+        return
+    proposal.state = ProposalState.EXECUTED
+    proposal.state_block = event.block_number
+    proposal.executed_block = event.block_number
+    proposal.executed_tx = event.tx_hash
+    proposal.save(update_fields=["state", "state_block", "executed_block", "executed_tx"])
+
+
+def forget_executed(event: DecodedEvent) -> None:
+    Proposal.objects.filter(pk=getattr(_proposal_for(event), "pk", None)).update(
+        state=ProposalState.QUEUED, executed_block=None, executed_tx=""
+    )
+
+
+def record_canceled(event: DecodedEvent) -> None:
+    proposal = _proposal_for(event)
+    if proposal is None:
+        return
+    proposal.state = ProposalState.CANCELED
+    proposal.state_block = event.block_number
+    proposal.canceled_block = event.block_number
+    proposal.save(update_fields=["state", "state_block", "canceled_block"])
+
+
+def forget_canceled(event: DecodedEvent) -> None:
+    Proposal.objects.filter(pk=getattr(_proposal_for(event), "pk", None)).update(
+        canceled_block=None, state_block=0
+    )
+
+
+def record_extended(event: DecodedEvent) -> None:
+    proposal = _proposal_for(event)
+    if proposal is None:
+        return
+    proposal.vote_end = int(event.args["extendedDeadline"])
+    proposal.save(update_fields=["vote_end"])
+
+
+# --- State and quorum, read from the councils -------------------------------------------
+
+
+def refresh_proposal_states(*, chain_id: int | None = None) -> int:
+    """Ask each council for the state of every proposal not yet final, and for quorums
+    whose snapshot has passed. The chain decides; the mirror only remembers. Returns how
+    many proposals changed."""
+    w3 = get_web3()
+    chain_id = chain_id or w3.eth.chain_id
+    head = w3.eth.block_number
+    changed = 0
+    open_proposals = Proposal.objects.filter(chain_id=chain_id).exclude(state__in=FINAL_STATES)
+    for proposal in open_proposals:
+        council = bindings.contract(council_contract(proposal.council), w3=w3)
+        proposal_id = int(proposal.proposal_id)
+        state = STATE_BY_INDEX[council.functions.state(proposal_id).call()]
+        updates = {"state_block": head}
+        if state != proposal.state:
+            updates["state"] = state
+            changed += 1
+        if proposal.quorum is None and proposal.vote_start < head:
+            updates["quorum"] = council.functions.quorum(proposal.vote_start).call()
+        with transaction.atomic():
+            Proposal.objects.filter(pk=proposal.pk).update(**updates)
+    return changed
+
+
+# --- Gasless votes ------------------------------------------------------------------------
+
+
+class VoteRefused(Exception):
+    """A vote or relay the platform will not send; the message says why, for a person."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+EXTENDED_BALLOT_TYPES = {
+    "EIP712Domain": [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ],
+    "ExtendedBallot": [
+        {"name": "proposalId", "type": "uint256"},
+        {"name": "support", "type": "uint8"},
+        {"name": "voter", "type": "address"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "reason", "type": "string"},
+        {"name": "params", "type": "bytes"},
+    ],
+}
+MAX_REASON_CHARS = 2_000
+
+
+def ballot_typed_data(*, proposal: Proposal, voter: str, support: int, reason: str) -> dict:
+    """The EIP-712 ballot the voter's wallet signs (eth_signTypedData_v4) for a relayed vote."""
+    council = bindings.contract(council_contract(proposal.council))
+    _fields, name, version, chain_id, verifying_contract, _salt, _ext = (
+        council.functions.eip712Domain().call()
+    )
+    voter = Web3.to_checksum_address(voter)
+    return {
+        "types": EXTENDED_BALLOT_TYPES,
+        "primaryType": "ExtendedBallot",
+        "domain": {
+            "name": name,
+            "version": version,
+            "chainId": chain_id,
+            "verifyingContract": verifying_contract,
+        },
+        "message": {
+            "proposalId": int(proposal.proposal_id),
+            "support": int(support),
+            "voter": voter,
+            "nonce": council.functions.nonces(voter).call(),
+            "reason": reason,
+            "params": "0x",
+        },
+    }
+
+
+def check_can_vote(*, proposal: Proposal, voter: str) -> None:
+    """Refuse, before any transaction, what the council would refuse anyway."""
+    council = bindings.contract(council_contract(proposal.council))
+    proposal_id = int(proposal.proposal_id)
+    state = STATE_BY_INDEX[council.functions.state(proposal_id).call()]
+    if state != ProposalState.ACTIVE:
+        raise VoteRefused(f"voting is not open: the proposal is {state.label.lower()}", status=409)
+    if council.functions.hasVoted(proposal_id, voter).call():
+        raise VoteRefused("this address has already voted on this proposal", status=409)
+    if council.functions.getVotes(voter, proposal.vote_start).call() == 0:
+        raise VoteRefused(
+            f"only holders of the {proposal.council} badge when voting opened can vote",
+            status=403,
+        )
+
+
+def relay_vote(
+    *, proposal: Proposal, voter: str, support: int, reason: str, nonce: int, signature: str
+):
+    """Relay a badge holder's signed ballot through the platform's sender, once per
+    proposal and voter, within the voter's relay budget."""
+    if support not in VoteSupport.values:
+        raise VoteRefused("support must be 0 (against), 1 (for) or 2 (abstain)")
+    if len(reason) > MAX_REASON_CHARS:
+        raise VoteRefused(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    if not Web3.is_address(voter):
+        raise VoteRefused("voter must be an address")
+    voter = Web3.to_checksum_address(voter)
+    typed = ballot_typed_data(proposal=proposal, voter=voter, support=support, reason=reason)
+    if nonce != typed["message"]["nonce"]:
+        raise VoteRefused("this ballot was signed for another nonce: sign again", status=409)
+    try:
+        signer = Account.recover_message(encode_typed_data(full_message=typed), signature=signature)
+    except Exception as exc:
+        raise VoteRefused("the signature is malformed") from exc
+    if signer != voter:
+        raise VoteRefused(
+            "the signature is not the voter's for this proposal, choice, reason and chain",
+            status=403,
+        )
+    check_can_vote(proposal=proposal, voter=voter)
+
+    since = timezone.now() - timedelta(days=1)
+    used = RelayedBallot.objects.filter(voter=voter, created_at__gte=since).count()
+    if used >= settings.GOVERNANCE_RELAY_BUDGET_PER_DAY:
+        raise VoteRefused(
+            f"relay budget used: {used} relayed votes in 24 hours; vote from your wallet instead",
+            status=429,
+        )
+    try:
+        with transaction.atomic():
+            ballot = RelayedBallot.objects.create(
+                chain_id=proposal.chain_id, council=proposal.council,
+                proposal_id=proposal.proposal_id, voter=voter, support=support,
+                reason=reason, signature=signature,
+            )  # fmt: skip
+    except IntegrityError as exc:
+        raise VoteRefused("this vote was already relayed", status=409) from exc
+    try:
+        outgoing = send_contract_call(
+            contract=council_contract(proposal.council),
+            function="castVoteWithReasonAndParamsBySig",
+            args=[int(proposal.proposal_id), support, voter, reason, b"", signature],
+            idempotency_key=f"relay-vote:{ballot.chain_id}:{ballot.council}:"
+            f"{ballot.proposal_id}:{voter}",
+            purpose="relayed vote",
+            wait=False,
+        )
+    except (ContractRevert, TransactionError) as exc:
+        # Nothing was mined: forget the ballot so the voter can try again or vote directly.
+        ballot.delete()
+        raise VoteRefused(f"the council refused the vote: {exc}", status=409) from exc
+    ballot.outgoing_tx_hash = outgoing.tx_hash
+    ballot.save(update_fields=["outgoing_tx_hash"])
+    return ballot
