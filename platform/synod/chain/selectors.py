@@ -3,9 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import timezone
 
 from synod.chain.client import get_web3
 from synod.chain.deployment import load_deployment
+from synod.chain.events import DecodedEvent
+from synod.chain.indexer import stored_event
+from synod.chain.models import ChainEvent, IndexerCursor, OutgoingTransaction
 
 
 @dataclass(frozen=True)
@@ -41,3 +45,54 @@ def chain_status() -> ChainStatus:
 def contract_address(name: str) -> str | None:
     record = load_deployment(settings.CHAIN_ID).get(name)
     return record.address if record else None
+
+
+@dataclass(frozen=True)
+class IndexerStatus:
+    chain_id: int
+    last_block: int | None
+    events: int
+    indexing_now: bool
+
+
+def indexer_status(chain_id: int | None = None) -> IndexerStatus:
+    chain_id = settings.CHAIN_ID if chain_id is None else chain_id
+    cursor = IndexerCursor.objects.filter(chain_id=chain_id).first()
+    return IndexerStatus(
+        chain_id=chain_id,
+        last_block=cursor.last_block if cursor else None,
+        events=ChainEvent.objects.filter(chain_id=chain_id).count(),
+        indexing_now=bool(
+            cursor
+            and cursor.lease_owner
+            and cursor.lease_expires_at
+            and cursor.lease_expires_at > timezone.now()
+        ),
+    )
+
+
+def chain_events(
+    *,
+    contract: str | None = None,
+    event: str | None = None,
+    chain_id: int | None = None,
+    from_block: int | None = None,
+) -> list[DecodedEvent]:
+    """Indexed events in chain order, as the handlers received them."""
+    rows = ChainEvent.objects.filter(chain_id=settings.CHAIN_ID if chain_id is None else chain_id)
+    if contract is not None:
+        rows = rows.filter(contract_name=contract)
+    if event is not None:
+        rows = rows.filter(event_name=event)
+    if from_block is not None:
+        rows = rows.filter(block_number__gte=from_block)
+    return [stored_event(row) for row in rows.order_by("block_number", "log_index")]
+
+
+def outgoing_transaction(
+    idempotency_key: str, *, chain_id: int | None = None
+) -> OutgoingTransaction | None:
+    return OutgoingTransaction.objects.filter(
+        chain_id=settings.CHAIN_ID if chain_id is None else chain_id,
+        idempotency_key=idempotency_key,
+    ).first()

@@ -1,0 +1,149 @@
+"""What the platform knows about the chain: its own outgoing transactions, and the mirror of
+contract events built by the indexer."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class NonceSequence(models.Model):
+    """The next nonce the platform will use for one of its keys on one chain.
+
+    Senders lock this row while they sign, so every process draws from one sequence.
+    """
+
+    chain_id = models.PositiveBigIntegerField()
+    address = models.CharField(max_length=42)
+    next_nonce = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "address"], name="chain_nonce_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} on {self.chain_id}: next {self.next_nonce}"
+
+
+class OutgoingTransaction(models.Model):
+    """The outbox: a transaction signed by one of the platform's keys, saved before broadcast
+    so that a retry sends exactly the same bytes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "signed, not yet accepted by a node"
+        SENT = "sent", "accepted by a node, not yet mined"
+        MINED = "mined", "mined and succeeded"
+        FAILED = "failed", "mined and reverted, or dropped"
+
+    chain_id = models.PositiveBigIntegerField()
+    idempotency_key = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=200, blank=True)
+    sender = models.CharField(max_length=42)
+    nonce = models.PositiveBigIntegerField()
+    to = models.CharField(max_length=42, blank=True)  # empty for a contract creation
+    data = models.TextField(blank=True)  # 0x-prefixed calldata
+    # uint256 amounts are decimal strings: SQLite would round large numbers to floats.
+    value_wei = models.CharField(max_length=78, default="0")
+    gas = models.PositiveBigIntegerField()
+    max_fee_per_gas = models.PositiveBigIntegerField()
+    max_priority_fee_per_gas = models.PositiveBigIntegerField()
+    raw_transaction = models.TextField()
+    tx_hash = models.CharField(max_length=66)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    broadcast_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    block_number = models.PositiveBigIntegerField(null=True, blank=True)
+    block_hash = models.CharField(max_length=66, blank=True)
+    gas_used = models.PositiveBigIntegerField(null=True, blank=True)
+    effective_gas_price = models.PositiveBigIntegerField(null=True, blank=True)
+    contract_address = models.CharField(max_length=42, blank=True)
+    revert_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    mined_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain_id", "idempotency_key"], name="chain_outbox_idempotency_key"
+            ),
+            models.UniqueConstraint(
+                fields=["chain_id", "sender", "nonce"], name="chain_outbox_one_tx_per_nonce"
+            ),
+            models.UniqueConstraint(fields=["chain_id", "tx_hash"], name="chain_outbox_tx_hash"),
+        ]
+        indexes = [models.Index(fields=["chain_id", "sender", "status"])]
+        ordering = ["chain_id", "sender", "nonce"]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} (nonce {self.nonce}, {self.status})"
+
+    @property
+    def value(self) -> int:
+        return int(self.value_wei)
+
+
+class IndexerCursor(models.Model):
+    """How far the event indexer got on one chain, and who is indexing it right now."""
+
+    chain_id = models.PositiveBigIntegerField(unique=True)
+    # The last block whose events are all in ChainEvent; -1 before the first pass.
+    last_block = models.BigIntegerField(default=-1)
+    # address -> contract name of every contract indexed so far; a contract that appears
+    # in the deployment later is backfilled from its deployment block.
+    contracts = models.JSONField(default=dict, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"chain {self.chain_id} indexed to block {self.last_block}"
+
+
+class IndexedBlock(models.Model):
+    """Hash of a block the indexer read, kept for the most recent blocks to detect reorgs."""
+
+    chain_id = models.PositiveBigIntegerField()
+    number = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=66)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "number"], name="chain_block_per_height"),
+        ]
+        ordering = ["chain_id", "-number"]
+
+    def __str__(self) -> str:
+        return f"{self.chain_id}#{self.number} {self.hash[:10]}"
+
+
+class ChainEvent(models.Model):
+    """One decoded log of a deployed contract, exactly once per (chain, tx, log index)."""
+
+    chain_id = models.PositiveBigIntegerField()
+    block_number = models.PositiveBigIntegerField()
+    block_hash = models.CharField(max_length=66)
+    tx_hash = models.CharField(max_length=66)
+    log_index = models.PositiveIntegerField()
+    contract_name = models.CharField(max_length=100)
+    contract_address = models.CharField(max_length=42)
+    event_name = models.CharField(max_length=100)
+    # JSON-safe arguments: addresses checksummed, bytes as 0x hex, ints beyond 2**53 as strings.
+    args = models.JSONField(default=dict)
+    indexed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain_id", "tx_hash", "log_index"], name="chain_event_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["chain_id", "contract_name", "event_name"]),
+            models.Index(fields=["chain_id", "block_number", "log_index"]),
+        ]
+        ordering = ["chain_id", "block_number", "log_index"]
+
+    def __str__(self) -> str:
+        return f"{self.contract_name}.{self.event_name} @{self.block_number}:{self.log_index}"
