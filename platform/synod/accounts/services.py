@@ -1,0 +1,248 @@
+"""Writes for accounts: sign-in nonces, Sign-In with Ethereum, API keys."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from eth_keys.exceptions import BadSignature
+from siwe import ExpiredMessage, InvalidSignature, NotYetValidMessage, SiweMessage
+
+from synod.accounts.models import SiweNonce, User, UserAPIKey
+
+NONCE_ALPHABET = string.ascii_letters + string.digits
+NONCE_LENGTH = 24  # about 143 bits; EIP-4361 wants at least 8 alphanumerics
+MAX_MESSAGE_CHARS = 2048
+SIGNATURE_PATTERN = re.compile(r"^0x[0-9a-fA-F]{130}$")
+# Browsers and wallets disagree a little about the time; a message from slightly ahead is fine.
+CLOCK_SKEW = timedelta(minutes=2)
+# Writing last_used_at on every call would turn every API read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_ACTIVE_API_KEYS = 25
+
+
+class AccountError(Exception):
+    """A request the accounts services refuse; `status` is the HTTP status the API answers."""
+
+    status = 400
+
+    def __init__(self, detail: str, *, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+
+
+class SignInRejected(AccountError):
+    """A sign-in that failed a check. Nothing was created and the nonce was not consumed."""
+
+
+@dataclass(frozen=True)
+class SiteIdentity:
+    """This site as the browser reached it: what a sign-in message must name."""
+
+    scheme: str  # "http" or "https"
+    host: str  # host[:port], already validated against ALLOWED_HOSTS by Django
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+
+# --- Sign-In with Ethereum ------------------------------------------------------------------
+
+
+def issue_nonce() -> SiweNonce:
+    now = timezone.now()
+    value = "".join(secrets.choice(NONCE_ALPHABET) for _ in range(NONCE_LENGTH))
+    return SiweNonce.objects.create(
+        value=value, created_at=now, expires_at=now + timedelta(seconds=settings.SIWE_NONCE_TTL_S)
+    )
+
+
+def purge_expired_nonces(*, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Deletes nonces that can no longer be used. Returns how many were removed."""
+    deleted, _ = SiweNonce.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
+def sign_in_with_ethereum(*, message: str, signature: str, site: SiteIdentity) -> User:
+    """Verifies an EIP-4361 message and its signature; returns the signing address's user.
+
+    The siwe package checks the signature, domain and times only. Here we also check that
+    the message names this site (domain, scheme and URI origin) and the configured chain,
+    that it carries a short expiration time, and that its nonce is one we issued, unused and
+    unexpired. The nonce is consumed by a conditional UPDATE that must change exactly one
+    row, so of two concurrent sign-ins with one nonce exactly one succeeds. The user is
+    created on first sign-in, in the same transaction.
+    """
+    now = timezone.now()
+    parsed = _parse_message(message, signature)
+    _check_claims(parsed, site=site, now=now)
+    try:
+        parsed.verify(signature, domain=site.host, timestamp=now)
+    except ExpiredMessage:
+        raise SignInRejected("The sign-in message has expired; sign in again.") from None
+    except NotYetValidMessage:
+        raise SignInRejected("The sign-in message is not valid yet (Not Before).") from None
+    except (InvalidSignature, BadSignature, ValueError):
+        # eth_keys raises BadSignature (not caught by siwe) when r is not a curve point.
+        raise SignInRejected(
+            "The signature does not match the message's address.", status=401
+        ) from None
+
+    address = parsed.address  # EIP-55 checksummed: the parser refuses any other form
+    with transaction.atomic():
+        consumed = SiweNonce.objects.filter(
+            value=parsed.nonce, used_at__isnull=True, expires_at__gt=now
+        ).update(used_at=now)
+        if consumed != 1:
+            raise SignInRejected(_why_nonce_unusable(parsed.nonce, now), status=403)
+        # An unusable password: a wallet user can only ever sign in by signature.
+        user, _ = User.objects.get_or_create(
+            address=address, defaults={"password": make_password(None)}
+        )
+        if not user.is_active:
+            # Raising inside the transaction also gives the nonce back.
+            raise SignInRejected("This account is disabled.", status=403)
+    return user
+
+
+def _parse_message(message: object, signature: object) -> SiweMessage:
+    if not isinstance(message, str) or not isinstance(signature, str):
+        raise SignInRejected("Send a JSON object with string fields `message` and `signature`.")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise SignInRejected(
+            f"The sign-in message is longer than {MAX_MESSAGE_CHARS} characters.", status=413
+        )
+    if not SIGNATURE_PATTERN.match(signature):
+        raise SignInRejected("The signature must be 65 bytes as 0x-prefixed hex.")
+    try:
+        parsed = SiweMessage.from_message(message)
+    except (ValueError, TypeError):
+        raise SignInRejected("The sign-in message is not a valid EIP-4361 message.") from None
+    # The signature is checked against the canonical text; refusing anything else means the
+    # user signed exactly the text that we verify.
+    if parsed.prepare_message() != message:
+        raise SignInRejected("The sign-in message is not in canonical EIP-4361 form.")
+    return parsed
+
+
+def _check_claims(parsed: SiweMessage, *, site: SiteIdentity, now: datetime) -> None:
+    if parsed.domain != site.host:
+        raise SignInRejected(f"The message is for {parsed.domain!r}, not this site ({site.host}).")
+    if parsed.scheme is not None and parsed.scheme != site.scheme:
+        raise SignInRejected(f"The message is for scheme {parsed.scheme!r}, not {site.scheme!r}.")
+    uri = urlsplit(parsed.uri)
+    if f"{uri.scheme}://{uri.netloc}" != site.origin:
+        raise SignInRejected(f"The message URI {parsed.uri!r} is not on {site.origin}.")
+    if parsed.chain_id != settings.CHAIN_ID:
+        raise SignInRejected(
+            f"The message is for chain {parsed.chain_id}; this site uses chain {settings.CHAIN_ID}."
+        )
+    if parsed.expiration_time is None:
+        raise SignInRejected("The message must carry an Expiration Time.")
+    issued_at = parsed.issued_at._datetime
+    expires_at = parsed.expiration_time._datetime
+    if issued_at > now + CLOCK_SKEW:
+        raise SignInRejected("The message's Issued At lies in the future.")
+    if expires_at <= now:
+        raise SignInRejected("The sign-in message has expired; sign in again.")
+    if expires_at - issued_at > timedelta(seconds=settings.SIWE_MAX_MESSAGE_LIFETIME_S):
+        limit_min = settings.SIWE_MAX_MESSAGE_LIFETIME_S // 60
+        raise SignInRejected(
+            f"The message's Expiration Time is more than {limit_min} minutes after Issued At."
+        )
+
+
+def _why_nonce_unusable(value: str, now: datetime) -> str:
+    nonce = SiweNonce.objects.filter(value=value).first()
+    if nonce is None:
+        return "This sign-in nonce was not issued by this site; fetch a new one."
+    if nonce.used_at is not None:
+        return "This sign-in nonce has already been used; fetch a new one."
+    return "This sign-in nonce has expired; fetch a new one."
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    api_key: UserAPIKey
+    secret: str  # the whole key, shown to its owner once and never stored
+
+
+def create_api_key(
+    *, user: User, name: str, expires_on: date | None = None, client_token: str | None = None
+) -> NewApiKey:
+    """Creates a key for `user`; only its hash is stored.
+
+    `client_token` is a random value the form carries, so a double-submitted form creates
+    one key, not two: the second submission is refused with status 409.
+    """
+    name = name.strip()
+    if not name:
+        raise AccountError("Give the key a name.")
+    expiry = None
+    if expires_on is not None:
+        if expires_on <= timezone.localdate():
+            raise AccountError("The expiry date must lie in the future.")
+        expiry = datetime.combine(
+            expires_on, datetime.min.time(), tzinfo=timezone.get_default_timezone()
+        )
+    with transaction.atomic():
+        # Locks the owner's row (PostgreSQL) so concurrent creations count the keys in turn;
+        # SQLite's IMMEDIATE transactions already serialize writers.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        if (
+            client_token
+            and UserAPIKey.objects.filter(user=user, client_token=client_token).exists()
+        ):
+            raise AccountError("This form was already submitted: the key exists.", status=409)
+        if active_key_count(user) >= MAX_ACTIVE_API_KEYS:
+            raise AccountError(
+                f"You have {MAX_ACTIVE_API_KEYS} active keys; revoke one first.", status=409
+            )
+        try:
+            with transaction.atomic():
+                api_key, secret = UserAPIKey.objects.create_key(
+                    user=user, name=name, expiry_date=expiry, client_token=client_token or ""
+                )
+        except IntegrityError:
+            raise AccountError(
+                "This form was already submitted: the key exists.", status=409
+            ) from None
+    return NewApiKey(api_key=api_key, secret=secret)
+
+
+def active_key_count(user: User) -> int:
+    return (
+        UserAPIKey.objects.filter(user=user, revoked=False)
+        .filter(Q(expiry_date__isnull=True) | Q(expiry_date__gt=timezone.now()))
+        .count()
+    )
+
+
+def revoke_api_key(*, user: User, prefix: str) -> bool:
+    """Revokes the user's key with this prefix. Idempotent: True when it is (now) revoked,
+    False when the user has no such key."""
+    if UserAPIKey.objects.filter(user=user, prefix=prefix, revoked=False).update(revoked=True):
+        return True
+    return UserAPIKey.objects.filter(user=user, prefix=prefix).exists()
+
+
+def record_api_key_use(api_key: UserAPIKey) -> None:
+    now = timezone.now()
+    UserAPIKey.objects.filter(pk=api_key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
