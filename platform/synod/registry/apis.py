@@ -1,0 +1,129 @@
+"""Public, read-only API of the registry (under /api/v1/): what is approved now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from synod.registry import selectors
+from synod.registry.models import Evaluation, ModelVersion
+
+
+class RegistryPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class TensorSpecSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField(help_text='"tensor", or an ONNX type such as seq(map(...)).')
+    elem_type = serializers.CharField(help_text="float, int64, string, ... (tensors only).")
+    shape = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text="One entry per dimension: a size, a symbolic name (e.g. 'batch') or null.",
+    )
+
+
+class ApprovalSerializer(serializers.Serializer):
+    status = serializers.CharField(source="approval_status")
+    block_number = serializers.IntegerField(source="approval_block_number", allow_null=True)
+    tx_hash = serializers.CharField(source="approval_tx_hash")
+
+
+class EvaluationSummarySerializer(serializers.Serializer):
+    dataset_sha256 = serializers.CharField(source="dataset.sha256")
+    metrics = serializers.JSONField(help_text="Task metrics; identical for the same runtime.")
+    metrics_sha256 = serializers.CharField()
+    report_sha256 = serializers.CharField(help_text="sha256 of the canonical JSON report.")
+    execution_provider = serializers.CharField()
+    finished_at = serializers.DateTimeField()
+
+
+def _latest_evaluation(model: ModelVersion) -> Evaluation | None:
+    evaluations = getattr(model, "succeeded_evaluations", None)
+    if evaluations is None:
+        return selectors.latest_evaluation(model)
+    on_own_dataset = [e for e in evaluations if e.dataset_id == model.dataset_id]
+    return (on_own_dataset or evaluations or [None])[0]
+
+
+class ModelListApi(ListAPIView):
+    permission_classes = [AllowAny]
+    pagination_class = RegistryPagination
+
+    @extend_schema_serializer(component_name="ApprovedModelVersion")
+    class OutputSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        version = serializers.CharField()
+        reference = serializers.CharField(help_text="name@version, as /api/v1/inference takes.")
+        sha256 = serializers.CharField()
+        task = serializers.CharField()
+        description = serializers.CharField()
+        price_per_call = serializers.IntegerField(help_text="Tickets per call.")
+        dataset_sha256 = serializers.CharField(source="dataset.sha256")
+        tokenizer_sha256 = serializers.CharField()
+        opset = serializers.DictField(child=serializers.IntegerField())
+        inputs = TensorSpecSerializer(many=True)
+        outputs = TensorSpecSerializer(many=True)
+        approval = ApprovalSerializer(source="*")
+        evaluation = serializers.SerializerMethodField()
+
+        @extend_schema_field(EvaluationSummarySerializer(allow_null=True))
+        def get_evaluation(self, model: ModelVersion) -> dict[str, Any] | None:
+            evaluation = _latest_evaluation(model)
+            return EvaluationSummarySerializer(evaluation).data if evaluation else None
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self):
+        return selectors.approved_model_versions()
+
+    @extend_schema(
+        operation_id="models_list",
+        summary="Approved model versions",
+        description=(
+            "Model versions the model council approved on-chain and has not revoked: their "
+            "input/output signature, price per call and latest evaluation metrics."
+        ),
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class DatasetListApi(ListAPIView):
+    permission_classes = [AllowAny]
+    pagination_class = RegistryPagination
+
+    @extend_schema_serializer(component_name="ApprovedDataset")
+    class OutputSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        sha256 = serializers.CharField()
+        description = serializers.CharField()
+        format = serializers.CharField()
+        size_bytes = serializers.IntegerField()
+        row_count = serializers.IntegerField()
+        input_columns = serializers.ListField(child=serializers.CharField())
+        label_column = serializers.CharField()
+        column_types = serializers.DictField(child=serializers.CharField())
+        approval = ApprovalSerializer(source="*")
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self):
+        return selectors.approved_datasets()
+
+    @extend_schema(
+        operation_id="datasets_list",
+        summary="Approved datasets",
+        description="Datasets the data council approved on-chain and has not revoked.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,190 @@
+"""Reads from the registry, for pages, the public API and other apps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from synod.registry.models import (
+    ApprovalStatus,
+    Dataset,
+    Evaluation,
+    EvaluationStatus,
+    ModelTask,
+    ModelVersion,
+)
+from synod.registry.storage import read_blob
+
+# The figures a comparison table and the API lead with, per task: (key, label, higher is
+# better).
+HEADLINE_METRICS: dict[str, list[tuple[str, str, bool]]] = {
+    ModelTask.CLASSIFICATION: [("accuracy", "Accuracy", True), ("macro_f1", "Macro F1", True)],
+    ModelTask.REGRESSION: [("mae", "MAE", False), ("rmse", "RMSE", False), ("r2", "R²", True)],
+    ModelTask.EMBEDDING: [
+        ("roc_auc", "ROC AUC", True),
+        ("retrieval_top1_accuracy", "Top-1 retrieval", True),
+        ("cosine_gap", "Cosine gap", True),
+    ],
+}
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    return Dataset.objects.all()
+
+
+def model_version_list() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.select_related("dataset")
+
+
+def _with_latest_evaluations(queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+    succeeded = Evaluation.objects.filter(status=EvaluationStatus.SUCCEEDED).select_related(
+        "dataset"
+    )
+    return queryset.prefetch_related(
+        Prefetch("evaluations", queryset=succeeded, to_attr="succeeded_evaluations")
+    )
+
+
+def approved_model_versions() -> QuerySet[ModelVersion]:
+    """What is live now: approved on-chain, not revoked since."""
+    return _with_latest_evaluations(
+        model_version_list().filter(approval_status=ApprovalStatus.APPROVED)
+    ).order_by("name", "version", "id")
+
+
+def approved_datasets() -> QuerySet[Dataset]:
+    return Dataset.objects.filter(approval_status=ApprovalStatus.APPROVED).order_by("name", "id")
+
+
+def dataset_get(sha256: str) -> Dataset | None:
+    return Dataset.objects.filter(sha256=sha256.lower()).first()
+
+
+def model_version_get(sha256: str) -> ModelVersion | None:
+    return model_version_list().filter(sha256=sha256.lower()).first()
+
+
+def model_version_by_reference(reference: str) -> ModelVersion | None:
+    """`name@version` or a sha256."""
+    if "@" in reference:
+        name, _, version = reference.rpartition("@")
+        return model_version_list().filter(name=name, version=version).first()
+    return model_version_get(reference)
+
+
+def evaluation_get(evaluation_id: int) -> Evaluation | None:
+    return (
+        Evaluation.objects.select_related("model_version", "dataset")
+        .filter(pk=evaluation_id)
+        .first()
+    )
+
+
+def evaluations_for_model(model_version: ModelVersion) -> QuerySet[Evaluation]:
+    return model_version.evaluations.select_related("dataset")
+
+
+def latest_evaluation(model_version: ModelVersion) -> Evaluation | None:
+    """The newest successful evaluation, on the model's own dataset first."""
+    succeeded = model_version.evaluations.filter(status=EvaluationStatus.SUCCEEDED)
+    return succeeded.filter(dataset=model_version.dataset_id).first() or succeeded.first()
+
+
+def evaluation_report_bytes(evaluation: Evaluation) -> bytes | None:
+    if not evaluation.report_storage_name:
+        return None
+    return read_blob(evaluation.report_storage_name)
+
+
+def evaluation_report(evaluation: Evaluation) -> dict[str, Any] | None:
+    data = evaluation_report_bytes(evaluation)
+    return json.loads(data) if data is not None else None
+
+
+@dataclass(frozen=True)
+class ComparisonCell:
+    value: float | None
+    best: bool
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    model_version: ModelVersion
+    evaluation: Evaluation
+    cells: list[ComparisonCell]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    dataset: Dataset
+    task: str
+    columns: list[str]
+    rows: list[ComparisonRow]
+
+
+def model_comparisons(name: str) -> list[Comparison]:
+    """For each dataset, every version of the model `name` evaluated on it, side by side
+    (the newest successful evaluation of each version), with the best figure marked."""
+    evaluations = (
+        Evaluation.objects.filter(status=EvaluationStatus.SUCCEEDED, model_version__name=name)
+        .select_related("model_version", "dataset")
+        .order_by("dataset_id", "model_version__created_at", "model_version_id", "-created_at")
+    )
+    grouped: dict[int, dict[int, Evaluation]] = {}
+    for evaluation in evaluations:
+        grouped.setdefault(evaluation.dataset_id, {}).setdefault(
+            evaluation.model_version_id, evaluation
+        )
+    comparisons = []
+    for by_model in grouped.values():
+        first = next(iter(by_model.values()))
+        task = first.model_version.task
+        headline = HEADLINE_METRICS.get(task, [])
+        figures = {
+            model_id: [(evaluation.metrics or {}).get(key) for key, _, _ in headline]
+            for model_id, evaluation in by_model.items()
+        }
+        best = []
+        for index, (_, _, higher_is_better) in enumerate(headline):
+            values = [row[index] for row in figures.values() if row[index] is not None]
+            best.append((max if higher_is_better else min)(values) if values else None)
+        rows = [
+            ComparisonRow(
+                model_version=evaluation.model_version,
+                evaluation=evaluation,
+                cells=[
+                    ComparisonCell(value, value is not None and value == best[index])
+                    for index, value in enumerate(figures[model_id])
+                ],
+            )
+            for model_id, evaluation in by_model.items()
+        ]
+        comparisons.append(
+            Comparison(
+                dataset=first.dataset,
+                task=task,
+                columns=[label for _, label, _ in headline],
+                rows=rows,
+            )
+        )
+    return comparisons
+
+
+def headline_metrics(evaluation: Evaluation | None) -> dict[str, Any]:
+    if evaluation is None or not evaluation.metrics:
+        return {}
+    keys = [key for key, _, _ in HEADLINE_METRICS.get(evaluation.model_version.task, [])]
+    return {key: evaluation.metrics.get(key) for key in keys}
+
+
+def evaluation_by_report_sha256(report_sha256: str) -> Evaluation | None:
+    """The evaluation whose canonical report hashes to `report_sha256` (what a model
+    approval proposal pins on-chain as its evidence)."""
+    return (
+        Evaluation.objects.select_related("model_version", "dataset")
+        .filter(report_sha256=report_sha256.lower().removeprefix("0x"))
+        .first()
+    )

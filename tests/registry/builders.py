@@ -1,0 +1,135 @@
+"""Test data made in code: small datasets in every format and ONNX models built with
+onnx.helper (no download, no training)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import onnx
+import pyarrow as pa
+import pyarrow.parquet as pa_parquet
+from onnx import TensorProto, helper, numpy_helper
+
+FEATURES = ["f0", "f1", "f2"]
+
+
+def tabular_rows(n: int = 60, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated classes in three features, reproducible."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 3
+    centers = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 1.0], [0.0, 4.0, -1.0]])
+    features = centers[labels] + rng.normal(scale=0.6, size=(n, 3))
+    return features.round(4), labels
+
+
+def csv_bytes(features: np.ndarray, labels: np.ndarray) -> bytes:
+    lines = [",".join([*FEATURES, "label"])]
+    lines += [
+        ",".join([*(f"{value:.4f}" for value in row), str(int(label))])
+        for row, label in zip(features, labels, strict=True)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def jsonl_bytes(features: np.ndarray, labels: np.ndarray) -> bytes:
+    return "".join(
+        json.dumps({**dict(zip(FEATURES, map(float, row), strict=True)), "label": int(label)})
+        + "\n"
+        for row, label in zip(features, labels, strict=True)
+    ).encode()
+
+
+def parquet_bytes(features: np.ndarray, labels: np.ndarray) -> bytes:
+    table = pa.table({**{name: features[:, i] for i, name in enumerate(FEATURES)}, "label": labels})
+    sink = io.BytesIO()
+    pa_parquet.write_table(table, sink)
+    return sink.getvalue()
+
+
+def text_csv_bytes() -> bytes:
+    return b"question,answer,label\nhello,world,1\nfoo,bar,0\n"
+
+
+def _model(graph: onnx.GraphProto, opset: int = 17) -> bytes:
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="synod-tests"
+    )
+    model.ir_version = 9
+    onnx.checker.check_model(model, full_check=True)
+    return model.SerializeToString()
+
+
+# Centroid-like weights that separate tabular_rows' classes.
+GOOD_WEIGHTS = np.array([[-1.0, 1.0, -0.2], [-1.0, -0.2, 1.0], [0.0, 0.3, -0.3]], np.float32)
+GOOD_BIAS = np.array([2.0, 0.0, 0.0], np.float32)
+
+
+def linear_classifier(
+    weights: np.ndarray = GOOD_WEIGHTS,
+    bias: np.ndarray = GOOD_BIAS,
+    *,
+    elem_type: int = TensorProto.FLOAT,
+    name: str = "linear",
+) -> bytes:
+    """scores = x @ W + b; label = argmax(scores). Input [batch, k] with a symbolic batch."""
+    k, classes = weights.shape
+    nodes = []
+    source = "features"
+    if elem_type != TensorProto.FLOAT:
+        nodes.append(helper.make_node("Cast", ["features"], ["as_float"], to=TensorProto.FLOAT))
+        source = "as_float"
+    nodes += [
+        helper.make_node("MatMul", [source, "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "b"], ["scores"]),
+        helper.make_node("ArgMax", ["scores"], ["label"], axis=1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        inputs=[helper.make_tensor_value_info("features", elem_type, ["batch", k])],
+        outputs=[
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["batch"]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", classes]),
+        ],
+        initializer=[
+            numpy_helper.from_array(weights.astype(np.float32), "W"),
+            numpy_helper.from_array(bias.astype(np.float32), "b"),
+        ],
+    )
+    return _model(graph)
+
+
+def linear_regressor(coefficients: np.ndarray, intercept: float) -> bytes:
+    k = len(coefficients)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["features", "w"], ["xw"]),
+            helper.make_node("Add", ["xw", "c"], ["value"]),
+        ],
+        "regressor",
+        inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", k])],
+        outputs=[helper.make_tensor_value_info("value", TensorProto.FLOAT, ["batch", 1])],
+        initializer=[
+            numpy_helper.from_array(coefficients.astype(np.float32).reshape(k, 1), "w"),
+            numpy_helper.from_array(np.array([intercept], np.float32), "c"),
+        ],
+    )
+    return _model(graph)
+
+
+def unsupported_operator_model() -> bytes:
+    """A valid graph whose operator no runtime here implements (a custom domain)."""
+    graph = helper.make_graph(
+        [helper.make_node("Frobnicate", ["features"], ["out"], domain="com.example.synod")],
+        "unsupported",
+        inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 3])],
+        outputs=[helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 3])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example.synod", 1)],
+    )
+    model.ir_version = 9
+    return model.SerializeToString()
