@@ -44,7 +44,8 @@ def _relay(proposal, voter_index, suite, **overrides):
 @pytest.mark.parametrize(
     ("builder", "kwargs", "field", "message"),
     [
-        (actions.approve_dataset, {"sha256": "abc", "uri": "u", "license": "l"}, "sha256", "64 hex"),
+        (actions.approve_dataset, {"sha256": "abc", "uri": "u", "license": "l"}, "sha256",
+         "64 hex"),
         (actions.approve_dataset, {"sha256": DATASET, "uri": "", "license": "l"}, "uri", "where"),
         (actions.approve_model, {"sha256": DATASET, "name": "m", "version": "1", "task": "t",
                                  "price_per_call": 1, "dataset_sha256": DATASET,
@@ -55,13 +56,16 @@ def _relay(proposal, voter_index, suite, **overrides):
         (actions.revoke_dataset, {"sha256": DATASET}, "sha256", "not approved now"),
         (actions.grant_badge, {"council": "data", "holder": "0x123"}, "holder", "address"),
         (actions.grant_badge, {"council": "cooks", "holder": "0x" + "1" * 40}, "council", "one of"),
-        (actions.set_parameter, {"parameter": "escrow_fee_bps", "value": 5_000}, "value", "between"),
+        (actions.set_parameter, {"parameter": "escrow_fee_bps", "value": 5_000}, "value",
+         "between"),
         (actions.set_parameter, {"parameter": "quorum_percent", "value": 101, "council": "data"},
          "value", "between"),
         (actions.set_parameter, {"parameter": "gravity", "value": 1}, "parameter", "one of"),
     ],
 )  # fmt: skip
-def test_proposal_input_is_refused_with_the_field_and_reason(suite, builder, kwargs, field, message):
+def test_proposal_input_is_refused_with_the_field_and_reason(
+    suite, builder, kwargs, field, message
+):
     with pytest.raises(ProposalInputError) as refused:
         builder(**kwargs)
     assert refused.value.field == field
@@ -96,7 +100,9 @@ def test_voting_after_the_window_closed_is_refused(suite, open_proposal):
 
 
 def test_voting_twice_is_refused(suite, open_proposal):
-    wallet_send(suite, wallet_calls.cast_vote(open_proposal, support=1, reason=""), suite.holders[0])
+    wallet_send(
+        suite, wallet_calls.cast_vote(open_proposal, support=1, reason=""), suite.holders[0]
+    )
     with pytest.raises(services.VoteRefused, match="already voted") as refused:
         _relay(open_proposal, 1, suite)
     assert refused.value.status == 409

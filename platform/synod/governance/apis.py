@@ -22,7 +22,7 @@ class ProposalPagination(PageNumberPagination):
 
 
 class TallySerializer(serializers.Serializer):
-    for_votes = serializers.IntegerField(source="for_votes")
+    for_votes = serializers.IntegerField()
     against = serializers.IntegerField(source="against_votes")
     abstain = serializers.IntegerField(source="abstain_votes")
     quorum = serializers.IntegerField(allow_null=True, help_text="Null until voting opens.")

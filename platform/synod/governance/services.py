@@ -29,6 +29,7 @@ from synod.governance.models import (
     Vote,
     VoteSupport,
 )
+from synod.registry import services as registry_services
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,12 @@ def _proposal_for(event: DecodedEvent) -> Proposal | None:
     ).first()
 
 
-def _block_time(block_number: int) -> datetime:
+def chain_time() -> datetime:
+    """The latest block's timestamp: what the timelock compares an ETA with."""
+    return _block_time("latest")
+
+
+def _block_time(block_number: int | str) -> datetime:
     block = get_web3().eth.get_block(block_number)
     return datetime.fromtimestamp(block["timestamp"], tz=UTC)
 
@@ -89,7 +95,49 @@ def record_proposal_created(event: DecodedEvent) -> Proposal:
             "created_at": _block_time(event.block_number),
         },
     )
+    _mark_pending_votes(proposal, event.block_number, event.tx_hash)
     return proposal
+
+
+# Proposal kinds whose subject the registry shows as "pending vote" while they are open.
+_PENDING_SUBJECTS = {"approve_dataset": ("dataset", "datasetHash"),
+                     "approve_model": ("model", "modelHash")}  # fmt: skip
+
+
+def _subjects(proposal: Proposal) -> list[tuple[str, str]]:
+    return [
+        (_PENDING_SUBJECTS[a["kind"]][0], a["args"][_PENDING_SUBJECTS[a["kind"]][1]])
+        for a in proposal.actions
+        if a.get("kind") in _PENDING_SUBJECTS
+    ]
+
+
+def _mark_pending_votes(proposal: Proposal, block_number: int, tx_hash: str) -> None:
+    for kind, digest in _subjects(proposal):
+        registry_services.record_approval_change(
+            kind, digest, "pending_vote", block_number=block_number, tx_hash=tx_hash
+        )
+
+
+def _release_pending_votes(proposal: Proposal, block_number: int) -> None:
+    """A proposal that ended without passing leaves its subject as it was before."""
+    registry = bindings.contract("ModelRegistry").functions
+    for kind, digest in _subjects(proposal):
+        raw = bytes.fromhex(digest.removeprefix("0x"))
+        if kind == "dataset":
+            approved = registry.isDatasetApproved(raw).call()
+            ever = approved
+        else:
+            approved = registry.isModelApproved(raw).call()
+            ever = registry.wasEverApproved(raw).call()
+        status = "approved" if approved else "revoked" if ever else "not_proposed"
+        registry_services.record_approval_change(
+            kind,
+            digest,
+            status,
+            block_number=block_number,
+            tx_hash=f"ended:{proposal.proposal_id}"[:66],
+        )
 
 
 def forget_proposal_created(event: DecodedEvent) -> None:
@@ -230,6 +278,8 @@ def refresh_proposal_states(*, chain_id: int | None = None) -> int:
         if state != proposal.state:
             updates["state"] = state
             changed += 1
+            if state in (ProposalState.DEFEATED, ProposalState.CANCELED, ProposalState.EXPIRED):
+                _release_pending_votes(proposal, head)
         if proposal.quorum is None and proposal.vote_start < head:
             updates["quorum"] = council.functions.quorum(proposal.vote_start).call()
         with transaction.atomic():

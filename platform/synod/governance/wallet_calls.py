@@ -4,12 +4,12 @@ hands them to the wallet unchanged (eth_sendTransaction)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 from eth_utils import keccak
 
 from synod.chain import bindings
 from synod.governance.actions import ProposalPlan, council_contract
-from synod.governance.models import Proposal
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,41 @@ class WalletCall:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+class ProposalLike(Protocol):
+    """A mirrored Proposal, or a PlannedProposal not indexed yet."""
+
+    council: str
+    proposal_id: str
+    title: str
+    targets: list[str]
+    values: list[str]
+    calldatas: list[str]
+    description: str
+
+
+@dataclass(frozen=True)
+class PlannedProposal:
+    council: str
+    proposal_id: str
+    title: str
+    targets: list[str]
+    values: list[str]
+    calldatas: list[str]
+    description: str
+
+    @classmethod
+    def of(cls, plan: ProposalPlan) -> PlannedProposal:
+        return cls(
+            council=plan.council,
+            proposal_id=str(proposal_id(plan)),
+            title=plan.title,
+            targets=plan.targets(),
+            values=[str(v) for v in plan.values()],
+            calldatas=plan.calldatas(),
+            description=plan.description,
+        )
 
 
 def _call(council: str, function: str, args: list, description: str) -> WalletCall:
@@ -49,7 +84,7 @@ def proposal_id(plan: ProposalPlan) -> int:
     ).call()
 
 
-def cast_vote(proposal: Proposal, *, support: int, reason: str) -> WalletCall:
+def cast_vote(proposal: ProposalLike, *, support: int, reason: str) -> WalletCall:
     return _call(
         proposal.council,
         "castVoteWithReason",
@@ -58,7 +93,7 @@ def cast_vote(proposal: Proposal, *, support: int, reason: str) -> WalletCall:
     )
 
 
-def _operation_args(proposal: Proposal) -> list:
+def _operation_args(proposal: ProposalLike) -> list:
     return [
         proposal.targets,
         [int(v) for v in proposal.values],
@@ -67,11 +102,11 @@ def _operation_args(proposal: Proposal) -> list:
     ]
 
 
-def queue(proposal: Proposal) -> WalletCall:
+def queue(proposal: ProposalLike) -> WalletCall:
     return _call(proposal.council, "queue", _operation_args(proposal), "Queue: " + proposal.title)
 
 
-def execute(proposal: Proposal) -> WalletCall:
+def execute(proposal: ProposalLike) -> WalletCall:
     return _call(
         proposal.council, "execute", _operation_args(proposal), "Execute: " + proposal.title
     )

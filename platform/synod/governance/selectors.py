@@ -1,0 +1,209 @@
+"""Reads for governance."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from web3 import Web3
+
+from synod.chain.client import get_web3
+from synod.chain.compiler import load_artifact
+from synod.chain.deployment import load_deployment
+
+# Deployment names of the three ExpertBadge contracts, one per council.
+COUNCIL_BADGES = {"data": "DataBadge", "model": "ModelBadge", "compute": "ComputeBadge"}
+BADGE_ARTIFACT = "ExpertBadge"
+
+
+def badges_of(address: str) -> dict[str, bool | None]:
+    """Whether `address` holds each council's badge: True/False, or None where that
+    council's badge contract is not deployed (or not compiled) yet.
+
+    Reads the chain directly for now; the chain mirror will replace these reads.
+    Raises ConnectionError when the chain does not answer.
+    """
+    deployment = load_deployment(settings.CHAIN_ID)
+    holder = Web3.to_checksum_address(address)
+    result: dict[str, bool | None] = dict.fromkeys(COUNCIL_BADGES)
+    deployed = {
+        council: deployment[name] for council, name in COUNCIL_BADGES.items() if name in deployment
+    }
+    if not deployed:
+        return result
+    try:
+        abi = load_artifact(BADGE_ARTIFACT)["abi"]
+    except FileNotFoundError:
+        return result
+    w3 = get_web3()
+    for council, record in deployed.items():
+        badge = w3.eth.contract(address=Web3.to_checksum_address(record.address), abi=abi)
+        try:
+            result[council] = badge.functions.balanceOf(holder).call() > 0
+        except Exception as exc:
+            raise ConnectionError(f"chain unreachable: {type(exc).__name__}") from exc
+    return result
+
+
+# --- Proposals (the chain mirror) ---------------------------------------------------------
+
+from dataclasses import dataclass as _dataclass  # noqa: E402
+
+from django.core.paginator import Page, Paginator  # noqa: E402
+from django.db.models import Q, QuerySet  # noqa: E402
+
+from synod.governance.models import Proposal, ProposalState, Vote  # noqa: E402
+
+PROPOSALS_PER_PAGE = 20
+
+
+@_dataclass(frozen=True)
+class ProposalFilters:
+    council: str = ""
+    state: str = ""
+    kind: str = ""
+    proposer: str = ""  # "mine" resolves to an address before it gets here
+    search: str = ""
+
+
+def proposals(filters: ProposalFilters, *, chain_id: int | None = None) -> QuerySet[Proposal]:
+    queryset = Proposal.objects.filter(chain_id=chain_id or settings.CHAIN_ID)
+    if filters.council:
+        queryset = queryset.filter(council=filters.council)
+    if filters.state:
+        queryset = queryset.filter(state=filters.state)
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    if filters.proposer:
+        queryset = queryset.filter(proposer__iexact=filters.proposer)
+    if filters.search:
+        term = filters.search.strip()
+        queryset = queryset.filter(
+            Q(title__icontains=term) | Q(description__icontains=term) | Q(proposal_id=term)
+        )
+    return queryset
+
+
+def proposal_page(filters: ProposalFilters, page_number: int | str = 1) -> Page:
+    return Paginator(proposals(filters), PROPOSALS_PER_PAGE).get_page(page_number)
+
+
+def proposal(council: str, proposal_id: str, *, chain_id: int | None = None) -> Proposal | None:
+    return Proposal.objects.filter(
+        chain_id=chain_id or settings.CHAIN_ID, council=council, proposal_id=proposal_id
+    ).first()
+
+
+def votes_of(proposal: Proposal) -> QuerySet[Vote]:
+    return proposal.votes.all()
+
+
+def vote_by(proposal: Proposal, voter: str) -> Vote | None:
+    return proposal.votes.filter(voter__iexact=voter).first()
+
+
+@_dataclass(frozen=True)
+class Tally:
+    for_votes: int
+    against_votes: int
+    abstain_votes: int
+    quorum: int | None
+
+    @property
+    def total(self) -> int:
+        return self.for_votes + self.against_votes + self.abstain_votes
+
+    def percent(self, votes: int) -> int:
+        return round(100 * votes / self.total) if self.total else 0
+
+    @property
+    def for_percent(self) -> int:
+        return self.percent(self.for_votes)
+
+    @property
+    def against_percent(self) -> int:
+        return self.percent(self.against_votes)
+
+    @property
+    def abstain_percent(self) -> int:
+        return self.percent(self.abstain_votes)
+
+    @property
+    def against_end(self) -> int:
+        return self.for_percent + self.against_percent
+
+    @property
+    def quorum_votes(self) -> int:
+        # OpenZeppelin's simple counting: For and Abstain count towards quorum.
+        return self.for_votes + self.abstain_votes
+
+    @property
+    def quorum_percent(self) -> int:
+        if not self.quorum:
+            return 0
+        return min(100, round(100 * self.quorum_votes / self.quorum))
+
+
+def tally(proposal: Proposal) -> Tally:
+    return Tally(
+        proposal.for_votes, proposal.against_votes, proposal.abstain_votes, proposal.quorum
+    )
+
+
+@_dataclass(frozen=True)
+class Timing:
+    head: int | None
+    blocks_left: int | None  # until voting opens (pending) or closes (active)
+    seconds_left: int | None
+
+    @property
+    def label(self) -> str:
+        if self.seconds_left is None:
+            return ""
+        minutes, seconds = divmod(self.seconds_left, 60)
+        hours, minutes = divmod(minutes, 60)
+        if hours:
+            return f"{hours}h {minutes}m"
+        return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
+
+
+def timing(proposal: Proposal, head: int | None) -> Timing:
+    if head is None:
+        return Timing(None, None, None)
+    if proposal.state == ProposalState.PENDING:
+        blocks = max(0, proposal.vote_start - head + 1)
+    elif proposal.state == ProposalState.ACTIVE:
+        blocks = max(0, proposal.vote_end - head + 1)
+    else:
+        return Timing(head, None, None)
+    return Timing(head, blocks, int(blocks * settings.CHAIN_BLOCK_TIME_S))
+
+
+@_dataclass(frozen=True)
+class Evidence:
+    """What voters decide on, beside the action itself: for a model version, the
+    evaluation report the proposal pins by hash, if this platform holds it."""
+
+    report_sha256: str
+    evaluation: object | None  # synod.registry Evaluation
+    metrics: dict | None
+    model_page: str | None
+
+
+def evidence_for(proposal: Proposal) -> list[Evidence]:
+    from django.urls import NoReverseMatch, reverse
+
+    from synod.registry import selectors as registry_selectors
+
+    found = []
+    for action in proposal.actions:
+        if action.get("kind") != "approve_model":
+            continue
+        report = action["args"]["evaluationReportHash"].removeprefix("0x")
+        evaluation = registry_selectors.evaluation_by_report_sha256(report)
+        try:
+            page = reverse(
+                "registry:model-detail", args=[action["args"]["modelHash"].removeprefix("0x")]
+            )
+        except NoReverseMatch:
+            page = None
+        found.append(Evidence(report, evaluation, getattr(evaluation, "metrics", None), page))
+    return found

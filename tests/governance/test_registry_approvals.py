@@ -1,0 +1,78 @@
+"""Governance drives the registry: an uploaded dataset is 'pending vote' while its approval
+is open, 'approved' once the proposal executes, and only then listed by the public API."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from synod.governance import actions, wallet_calls
+from synod.registry import services as registry_services
+from synod.registry.models import Dataset
+from tests.governance.conftest import sync, wallet_send
+from tests.governance.test_lifecycle import run_life_cycle
+from tests.registry import builders
+
+pytestmark = [pytest.mark.chain, pytest.mark.django_db]
+
+
+@pytest.fixture
+def uploaded_dataset(tmp_path) -> Dataset:
+    storages = {
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "blobs")},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages):
+        features, labels = builders.tabular_rows()
+        yield registry_services.upload_dataset(
+            source=[builders.csv_bytes(features, labels)], filename="blobs.csv",
+            name="three blobs", input_columns=builders.FEATURES, label_column="label",
+        ).record  # fmt: skip
+
+
+def listed(client) -> set[str]:
+    return {row["sha256"] for row in client.get("/api/v1/datasets").json()["results"]}
+
+
+def test_an_approval_flips_the_registry_state_and_what_the_api_lists(
+    client, suite, uploaded_dataset
+):
+    sha = uploaded_dataset.sha256
+    assert uploaded_dataset.approval_status == "not_proposed"
+    assert sha not in listed(client)
+
+    plan = actions.approve_dataset(sha256=sha, uri="synod://d", license="CC0-1.0")
+    run_life_cycle(suite, plan)
+    uploaded_dataset.refresh_from_db()
+    assert uploaded_dataset.approval_status == "approved"
+    assert sha in listed(client)
+
+    revoke = actions.revoke_dataset(sha256=sha)
+    run_life_cycle(suite, revoke)
+    uploaded_dataset.refresh_from_db()
+    assert uploaded_dataset.approval_status == "revoked"
+    assert sha not in listed(client)
+
+
+def test_pending_vote_while_open_and_released_when_defeated(client, suite, uploaded_dataset):
+
+    plan = actions.approve_dataset(sha256=uploaded_dataset.sha256, uri="synod://d", license="MIT")
+    wallet_send(suite, wallet_calls.propose(plan), suite.holders[0])
+    sync()
+    uploaded_dataset.refresh_from_db()
+    assert uploaded_dataset.approval_status == "pending_vote"
+
+    suite.node.mine(2)
+    sync()
+    council = suite.council("data")
+    proposal_id = wallet_calls.proposal_id(plan)
+    suite.send(council.functions.castVote(proposal_id, 0), suite.holders[0])
+    suite.send(council.functions.castVote(proposal_id, 0), suite.holders[1])
+    suite.mine_past_deadline(council, proposal_id)
+    sync()
+    uploaded_dataset.refresh_from_db()
+    assert uploaded_dataset.approval_status == "not_proposed"
+    assert uploaded_dataset.sha256 not in listed(client)
