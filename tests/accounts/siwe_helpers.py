@@ -9,13 +9,12 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from siwe import SiweMessage
 
+from synod.chain.devnode import ANVIL_DEV_KEYS
+
 TEST_HOST = "testserver"  # the Django test client's host
 TEST_ORIGIN = f"http://{TEST_HOST}"
-# anvil's published dev keys: test-only.
-DEV_KEYS = [
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-]
+# anvil's published dev accounts 1 and 2 (genesis badge holders on the local chain).
+DEV_KEYS = ANVIL_DEV_KEYS[1:3]
 
 
 def dev_account(index: int = 0) -> LocalAccount:

@@ -4,11 +4,12 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from synod.chain.devnode import ANVIL_DEV_KEYS
 from synod.chain.services import index_chain
 from synod.governance import services
 from synod.governance.models import Proposal
 from synod.governance.wallet_calls import WalletCall
-from tests.contracts.conftest import DEV_KEYS, Suite
+from tests.contracts.conftest import Suite
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def mirrored(council: str) -> Proposal:
 
 
 def sign_ballot(typed: dict, account_index: int) -> str:
-    signed = Account.sign_typed_data(DEV_KEYS[account_index], full_message=typed)
+    signed = Account.sign_typed_data(ANVIL_DEV_KEYS[account_index], full_message=typed)
     return "0x" + bytes(signed.signature).hex().removeprefix("0x")
 
 

@@ -12,3 +12,12 @@ def record_heartbeat(service: str) -> None:
 def ping() -> str:
     """A round trip through the broker and a worker; used by the health checks and tests."""
     return "pong"
+
+
+@shared_task(ignore_result=True)
+def seed_demo() -> None:
+    import logging
+
+    from synod.common import demo
+
+    demo.seed_demo(progress=logging.getLogger("synod.demo").info)

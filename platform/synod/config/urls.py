@@ -1,6 +1,6 @@
 from django.contrib import admin
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from synod.common import views as common_views
 
@@ -9,6 +9,13 @@ urlpatterns = [
     path("status/panel", common_views.status_partial, name="status-panel"),
     path("healthz", common_views.healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script as a file: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("synod.accounts.api_urls")),
+    path("api/v1/", include("synod.governance.api_urls")),
+    path("api/v1/", include("synod.registry.api_urls")),
+    path("registry/", include("synod.registry.urls")),
+    path("governance/", include("synod.governance.urls")),
+    path("", include("synod.accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "synod.common",
     "synod.accounts",
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "synod.accounts.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -49,6 +51,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:sign-in"
+LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGOUT_REDIRECT_URL = "home"
+CSRF_FAILURE_VIEW = "synod.accounts.views.csrf_failure"
 
 ROOT_URLCONF = "synod.config.urls"
 WSGI_APPLICATION = "synod.config.wsgi.application"
@@ -64,6 +72,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "synod.accounts.context_processors.chain",
+                "synod.accounts.context_processors.navigation",
             ],
         },
     },
@@ -128,11 +138,33 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10.0,
         "args": ("beat",),
     },
+    "purge-expired-siwe-nonces": {
+        "task": "synod.accounts.tasks.purge_expired_nonces",
+        "schedule": 3600.0,
+    },
+    "index-chain-events": {
+        "task": "synod.chain.tasks.index_chain",
+        "schedule": 3.0,
+        # A pass still queued when the next is due is superseded by it, not stacked up.
+        "options": {"expires": 3.0},
+    },
+    "resend-unfinished-transactions": {
+        "task": "synod.chain.tasks.resend_unfinished_transactions",
+        "schedule": 30.0,
+        "options": {"expires": 30.0},
+    },
+    "refresh-proposal-states": {
+        "task": "synod.governance.tasks.refresh_proposal_states",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
 }
 
 # --- Chain --------------------------------------------------------------------------------
 CHAIN_RPC_URL = env.str("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
 CHAIN_ID = env.int("CHAIN_ID", default=31337)
+# Seconds per block, for showing "time left" on proposals whose windows are in blocks.
+CHAIN_BLOCK_TIME_S = env.float("CHAIN_BLOCK_TIME_S", default=1.0)
 # The operator key signs the platform's own transactions (deployments, settlements, relays).
 OPERATOR_PRIVATE_KEY = env.str("OPERATOR_PRIVATE_KEY", default="")
 CONTRACTS_DIR = REPO_DIR / "contracts"
@@ -144,18 +176,131 @@ ANVIL_BINARY = env.str(
     "ANVIL_BINARY",
     default=str(NODE_MODULES_DIR / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"),
 )
+# Governance and contract parameters, read by `deploy_contracts` (contracts/README.md).
+# Genesis badge holders, comma-separated: GOVERNANCE_GENESIS_HOLDERS for every council, or
+# GOVERNANCE_<DATA|MODEL|COMPUTE>_GENESIS_HOLDERS for one. On the local dev chain (31337)
+# they default to anvil's dev accounts 1, 2 and 3; elsewhere there is no default and the
+# deployment refuses to create a council nobody can vote in.
+_ANVIL_DEV_ACCOUNTS_1_TO_3 = [
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+]
+GOVERNANCE_GENESIS_HOLDERS = env.list(
+    "GOVERNANCE_GENESIS_HOLDERS",
+    default=_ANVIL_DEV_ACCOUNTS_1_TO_3 if CHAIN_ID == 31337 else [],
+)
+GOVERNANCE_GENESIS_HOLDERS_BY_COUNCIL = {
+    council: env.list(
+        f"GOVERNANCE_{council.upper()}_GENESIS_HOLDERS", default=GOVERNANCE_GENESIS_HOLDERS
+    )
+    for council in ("data", "model", "compute")
+}
+GOVERNANCE_VOTING_DELAY_BLOCKS = env.int("GOVERNANCE_VOTING_DELAY_BLOCKS", default=1)
+GOVERNANCE_VOTING_PERIOD_BLOCKS = env.int("GOVERNANCE_VOTING_PERIOD_BLOCKS", default=300)
+# Rounded up on chain: with 3 badges, 50% means 2 votes, so no single member passes anything.
+GOVERNANCE_QUORUM_PERCENT = env.int("GOVERNANCE_QUORUM_PERCENT", default=50)
+GOVERNANCE_LATE_QUORUM_EXTENSION_BLOCKS = env.int(
+    "GOVERNANCE_LATE_QUORUM_EXTENSION_BLOCKS", default=30
+)
+GOVERNANCE_TIMELOCK_MIN_DELAY_S = env.int("GOVERNANCE_TIMELOCK_MIN_DELAY_S", default=60)
+# Gasless votes the platform relays (and pays gas for) per address per 24 hours.
+GOVERNANCE_RELAY_BUDGET_PER_DAY = env.int("GOVERNANCE_RELAY_BUDGET_PER_DAY", default=20)
+TICKET_PRICE_WEI = env.int("TICKET_PRICE_WEI", default=10**15)
+ESCROW_FEE_BPS = env.int("ESCROW_FEE_BPS", default=250)
+ESCROW_WITHDRAWAL_DELAY_S = env.int("ESCROW_WITHDRAWAL_DELAY_S", default=3600)
+PROVIDER_MIN_STAKE_TICKETS = env.int("PROVIDER_MIN_STAKE_TICKETS", default=100)
+PROVIDER_UNBONDING_DELAY_S = env.int("PROVIDER_UNBONDING_DELAY_S", default=3600)
+PROVIDER_REPORTER_SHARE_BPS = env.int("PROVIDER_REPORTER_SHARE_BPS", default=1000)
+# Receives escrow fees and slashed stake. Empty (the default): the compute council's
+# timelock, so the community spends it only by proposal. Resolve the address with
+# synod.chain.deployment.treasury_address().
+TREASURY_ADDRESS = env.str("TREASURY_ADDRESS", default="")
+
+# --- Sign-in, sessions, security headers ---------------------------------------------------
+SIWE_NONCE_TTL_S = 300
+# The longest a signed sign-in message may stay valid (Expiration Time - Issued At).
+SIWE_MAX_MESSAGE_LIFETIME_S = 900
+SESSION_COOKIE_AGE = 60 * 60 * 12
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# No inline script or style anywhere: pages take their configuration from data-* attributes.
+SYNOD_CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+# Swagger UI sets style attributes on its widgets; its scripts stay same-origin (sidecar).
+SYNOD_CSP_API_DOCS = {"style-src": "'self' 'unsafe-inline'"}
+SYNOD_CSP_API_DOCS_PATHS = ["/api/docs/"]
+
+# Rate limits and anything else several processes must agree on live in this cache: files
+# under the data directory by default (works across processes with no server), Redis or a
+# database table (dbcache://table after `createcachetable`) at scale.
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}")}
+SYNOD_THROTTLE_RATES = {
+    "siwe-nonce": "30/minute",
+    "siwe-sign-in": "20/minute",
+    "api": "600/minute",
+}
+
+# --- Registry -----------------------------------------------------------------------------
+# Uploaded datasets, models and evaluation reports are content-addressed blobs behind the
+# default storage: files under the data directory here, S3 or similar by configuration
+# (e.g. BLOB_STORAGE_BACKEND=storages.backends.s3.S3Storage, BLOB_STORAGE_OPTIONS={...}).
+MEDIA_ROOT = Path(env.str("BLOB_STORAGE_DIR", default=str(DATA_DIR / "blobs")))
+STORAGES = {
+    "default": {
+        "BACKEND": env.str(
+            "BLOB_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": env.json("BLOB_STORAGE_OPTIONS", default={}),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REGISTRY_MAX_DATASET_BYTES = env.int("REGISTRY_MAX_DATASET_BYTES", default=256 * 1024**2)
+REGISTRY_MAX_MODEL_BYTES = env.int("REGISTRY_MAX_MODEL_BYTES", default=512 * 1024**2)
+# Evaluation batches and threads are part of the runtime identity: the same values give
+# bit-identical metrics for the same model and dataset.
+REGISTRY_EVAL_BATCH_SIZE = env.int("REGISTRY_EVAL_BATCH_SIZE", default=32)
+REGISTRY_EVAL_THREADS = env.int("REGISTRY_EVAL_THREADS", default=2)
+# Where build_demo_content caches what it builds once (the MiniLM ONNX export).
+REGISTRY_DEMO_CACHE_DIR = DATA_DIR / "demo"
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "synod.accounts.authentication.BearerAPIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["synod.accounts.throttles.ApiRateThrottle"],
+    # Client addresses for rate limits: X-Forwarded-For is trusted for this many proxy hops.
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Synod public API",
     "DESCRIPTION": "Community-governed AI inference: approved models, tickets, providers.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the installed sidecar package: no CDN, so the CSP stays same-origin.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

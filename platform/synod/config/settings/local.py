@@ -1,7 +1,7 @@
 """Local defaults: one machine, SQLite, embedded broker, anvil on 127.0.0.1:8545."""
 
 from synod.config.settings.base import *  # noqa: F403
-from synod.config.settings.base import DATA_DIR, env
+from synod.config.settings.base import DATA_DIR, STATIC_ROOT, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # Only for local development; production refuses to start without its own key.
@@ -12,3 +12,5 @@ OPERATOR_PRIVATE_KEY = env.str(
     default="0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
 )
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# WhiteNoise looks here at start-up; in development it serves from the finders instead.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,16 @@ _REPO_DIR = Path(__file__).resolve().parents[4]
 os.environ.setdefault("SYNOD_DATA_DIR", str(_REPO_DIR / "var" / "test"))
 
 from synod.config.settings.local import *  # noqa: E402, F403
-from synod.config.settings.local import REPO_DIR  # noqa: E402
+from synod.config.settings.local import DATA_DIR, DATABASES, REPO_DIR  # noqa: E402
+
+# A test database that other processes can open (tests that start helper processes share
+# it), named per pytest process so concurrent test runs on one machine never collide.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")
+    )
+else:
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", f"test_synod_{os.getpid()}")
 
 CONTRACT_BUILD_DIR = REPO_DIR / "var" / "contracts-build"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

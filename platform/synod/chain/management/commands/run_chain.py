@@ -9,9 +9,9 @@ class Command(BaseCommand):
     help = "Run a local anvil node for CHAIN_RPC_URL, keeping its state under the data dir."
 
     def add_arguments(self, parser):
-        parser.add_argument("--block-time", type=float, default=1.0)
+        parser.add_argument("--block-time", type=float, default=settings.CHAIN_BLOCK_TIME_S)
 
-    def handle(self, *args, block_time: float = 1.0, **options):
+    def handle(self, *args, block_time: float, **options):
         url = urlparse(settings.CHAIN_RPC_URL)
         if url.hostname not in {"127.0.0.1", "localhost"}:
             raise CommandError(f"{settings.CHAIN_RPC_URL} is not local; nothing to run")

@@ -33,8 +33,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addr", default=os.environ.get("SYNOD_HTTP_ADDR", "127.0.0.1:8000"))
         parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument(
+            "--no-demo", action="store_true", help="skip the demo content on a local chain"
+        )
 
-    def handle(self, *args, addr: str, concurrency: int, **options):
+    def handle(self, *args, addr: str, concurrency: int, no_demo: bool, **options):
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         self.stdout.write(self.style.MIGRATE_HEADING("Preparing the database and contracts"))
         call_command("migrate", interactive=False, verbosity=1)
@@ -55,7 +58,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Using the chain already answering at {settings.CHAIN_RPC_URL}")
         manager.add_process(
             "web",
-            f"{manage} deploy_contracts --wait 60 && exec {manage} runserver --noreload {addr}",
+            f"{manage} deploy_contracts --wait 60 && "
+            + ("" if no_demo else f"{manage} seed_demo --background && ")
+            + f"exec {manage} runserver --noreload {addr}",
             env=env,
         )
         manager.add_process(

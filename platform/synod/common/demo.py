@@ -1,0 +1,43 @@
+"""Demo content for a fresh local platform: real models evaluated on real data, and a
+governance round with proposals in different states. Local dev chains only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+
+from synod.chain.client import get_web3
+from synod.chain.devnode import LOCAL_CHAIN_IDS
+from synod.chain.services import index_chain
+from synod.governance import services as governance_services
+from synod.governance.demo import run_demo_round
+from synod.registry import selectors as registry_selectors
+from synod.registry.demo.content import build_demo_content
+
+Progress = Callable[[str], None]
+
+
+def seed_demo(*, progress: Progress = lambda _: None) -> bool:
+    """Idempotent. Returns False (and does nothing) away from a local dev chain."""
+    if settings.CHAIN_ID not in LOCAL_CHAIN_IDS or get_web3().eth.chain_id not in LOCAL_CHAIN_IDS:
+        progress("not a local dev chain: no demo content")
+        return False
+    content = build_demo_content(cache_dir=settings.REGISTRY_DEMO_CACHE_DIR, report=progress)
+    iris = next(d for d in content.datasets if d.name.startswith("Iris"))
+    logistic = next(m for m in content.models if m.version == "2.0-logistic")
+    evaluation = registry_selectors.latest_evaluation(logistic)
+    model = {
+        "sha256": logistic.sha256,
+        "name": logistic.name,
+        "version": logistic.version,
+        "task": logistic.task,
+        "price_per_call": logistic.price_per_call,
+        "dataset_sha256": iris.sha256,
+        "report_sha256": evaluation.report_sha256,
+    }
+    run_demo_round(dataset_sha256=iris.sha256, model=model, progress=progress)
+    index_chain()
+    governance_services.refresh_proposal_states()
+    progress("demo content ready")
+    return True
