@@ -12,7 +12,6 @@ from web3 import Web3
 
 from synod.chain.client import make_web3
 
-
 # anvil's published dev keys (from its well-known test mnemonic), by account index. They
 # hold value only on local dev chains: 0 is the local operator, 1-3 the genesis experts.
 ANVIL_DEV_KEYS = [
