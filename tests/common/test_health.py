@@ -21,7 +21,11 @@ def test_healthz_is_200_when_database_broker_and_chain_answer(client, chain, dep
     assert body["chain"]["data"]["contracts"]["PromptTicket"] == deployed["PromptTicket"].address
     assert body["beat"]["ok"] is True
     # No worker runs in this test: reported, but not a reason to be unhealthy.
-    assert body["workers"] == {"ok": False, "detail": "no worker answered", "data": body["workers"]["data"]}
+    assert body["workers"] == {
+        "ok": False,
+        "detail": "no worker answered",
+        "data": body["workers"]["data"],
+    }
     assert response["Cache-Control"].startswith("max-age=0")
 
 

@@ -3,19 +3,19 @@ and beat; Ctrl-C stops all of it; a second start reuses what the first built."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import json
-import urllib.error
-import urllib.request
 import pytest
 from django.conf import settings
 

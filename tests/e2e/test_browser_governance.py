@@ -10,9 +10,9 @@ from eth_account import Account
 from eth_utils import keccak
 from playwright.sync_api import expect
 
+from synod.chain import bindings
 from synod.chain.devnode import ANVIL_DEV_KEYS
 from synod.governance.models import Proposal
-from synod.chain import bindings
 from tests.e2e.test_browser_sign_in import watch_for_page_errors
 from tests.e2e.wallet import ChainWallet
 from tests.governance.conftest import sync
@@ -46,7 +46,9 @@ def test_badge_holder_proposes_votes_gasless_queues_and_executes(
     page.get_by_test_id("submit-proposal").click()
     page.wait_for_url(re.compile(r".*/governance/data/\d+/$"), timeout=60_000)
     expect(page.get_by_test_id("proposal-title")).to_have_text("Approve the browser dataset")
-    expect(page.get_by_test_id("action-summary")).to_contain_text(f"approve dataset sha256 {DATASET}")
+    expect(page.get_by_test_id("action-summary")).to_contain_text(
+        f"approve dataset sha256 {DATASET}"
+    )
 
     chain.mine(2)  # past the voting delay
     sync()  # what Celery beat does every few seconds

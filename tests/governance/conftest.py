@@ -9,7 +9,7 @@ from synod.chain.services import index_chain
 from synod.governance import services
 from synod.governance.models import Proposal
 from synod.governance.wallet_calls import WalletCall
-from tests.contracts.conftest import Suite
+from tests.support.suite import Suite
 
 
 @pytest.fixture

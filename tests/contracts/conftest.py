@@ -1,0 +1,29 @@
+"""Fixtures for the contract suite; the helpers live in tests/support/suite.py."""
+
+from __future__ import annotations
+
+import pytest
+from eth_utils import keccak
+
+from synod.chain.deployment import DeployedContract
+from synod.chain.devnode import DevNode
+from tests.support.suite import DATASET, MODEL, Suite
+
+
+@pytest.fixture
+def suite(chain: DevNode, deployed: dict[str, DeployedContract]) -> Suite:
+    return Suite(node=chain, w3=chain.w3, records=deployed)
+
+
+@pytest.fixture
+def approved_model(suite: Suite) -> bytes:
+    """A dataset and a model version approved (straight from the timelocks, no vote)."""
+    registry = suite["ModelRegistry"].functions
+    suite.as_timelock("data", registry.approveDataset(DATASET, "s3://d", "CC-BY-4.0"))
+    suite.as_timelock(
+        "model",
+        registry.approveModelVersion(
+            MODEL, "minilm", "1.0", "text-embedding", 2, DATASET, keccak(text="eval")
+        ),
+    )
+    return MODEL
