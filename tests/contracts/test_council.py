@@ -8,6 +8,7 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
+from synod.chain import typed_data
 from tests.support.suite import ACTIVE, DEFEATED, DEV_KEYS, FOR, PENDING, SUCCEEDED
 
 pytestmark = pytest.mark.chain
@@ -101,36 +102,10 @@ def test_late_quorum_extends_the_deadline(suite):
     assert governor.functions.state(proposal_id).call() == SUCCEEDED
 
 
-def ballot(governor, proposal_id: int, support: int, voter: str, nonce: int, chain_id: int):
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Ballot": [
-                {"name": "proposalId", "type": "uint256"},
-                {"name": "support", "type": "uint8"},
-                {"name": "voter", "type": "address"},
-                {"name": "nonce", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Ballot",
-        "domain": {
-            "name": governor.functions.name().call(),
-            "version": governor.functions.version().call(),
-            "chainId": chain_id,
-            "verifyingContract": governor.address,
-        },
-        "message": {
-            "proposalId": proposal_id,
-            "support": support,
-            "voter": voter,
-            "nonce": nonce,
-        },
-    }
+def ballot(governor, proposal_id: int, support: int, voter: str, nonce: int):
+    return typed_data.ballot(
+        governor, proposal_id=proposal_id, support=support, voter=voter, nonce=nonce
+    )
 
 
 def test_cast_vote_by_sig_relays_a_ballot_signed_in_python(suite):
@@ -140,7 +115,7 @@ def test_cast_vote_by_sig_relays_a_ballot_signed_in_python(suite):
     proposal_id = suite.propose("data", [call], "Gasless vote", suite.holders[0])
     suite.node.mine(governor.functions.votingDelay().call() + 1)
     nonce = governor.functions.nonces(voter.address).call()
-    message = ballot(governor, proposal_id, FOR, voter.address, nonce, suite.w3.eth.chain_id)
+    message = ballot(governor, proposal_id, FOR, voter.address, nonce)
     signature = Account.sign_message(encode_typed_data(full_message=message), voter.key)
     relayer = suite.accounts[9]  # pays the gas; the vote is the signer's
     suite.send(
@@ -165,7 +140,6 @@ def test_cast_vote_by_sig_relays_a_ballot_signed_in_python(suite):
                 FOR,
                 suite.holders[0],
                 governor.functions.nonces(suite.holders[0]).call(),
-                suite.w3.eth.chain_id,
             )
         ),
         voter.key,

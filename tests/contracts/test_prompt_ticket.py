@@ -5,6 +5,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3.logs import DISCARD
 
+from synod.chain import typed_data
 from tests.support.suite import DEV_KEYS
 
 pytestmark = pytest.mark.chain
@@ -100,35 +101,7 @@ def test_permit_signed_in_python_sets_the_allowance(suite):
 
 
 def permit_message(suite, owner: str, spender: str, value: int, nonce: int, deadline: int):
-    ticket = suite["PromptTicket"]
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {
-            "name": ticket.functions.name().call(),
-            "version": "1",
-            "chainId": suite.w3.eth.chain_id,
-            "verifyingContract": ticket.address,
-        },
-        "message": {
-            "owner": owner,
-            "spender": spender,
-            "value": value,
-            "nonce": nonce,
-            "deadline": deadline,
-        },
-    }
+    return typed_data.permit(
+        suite["PromptTicket"], owner=owner, spender=spender, value=value, nonce=nonce,
+        deadline=deadline,
+    )  # fmt: skip

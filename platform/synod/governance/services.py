@@ -13,7 +13,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
 
-from synod.chain import bindings
+from synod.chain import bindings, typed_data
 from synod.chain.client import get_web3
 from synod.chain.errors import ContractRevert
 from synod.chain.events import DecodedEvent
@@ -298,50 +298,18 @@ class VoteRefused(Exception):
         self.status = status
 
 
-EXTENDED_BALLOT_TYPES = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "ExtendedBallot": [
-        {"name": "proposalId", "type": "uint256"},
-        {"name": "support", "type": "uint8"},
-        {"name": "voter", "type": "address"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "reason", "type": "string"},
-        {"name": "params", "type": "bytes"},
-    ],
-}
 MAX_REASON_CHARS = 2_000
 
 
 def ballot_typed_data(*, proposal: Proposal, voter: str, support: int, reason: str) -> dict:
     """The EIP-712 ballot the voter's wallet signs (eth_signTypedData_v4) for a relayed vote."""
-    council = bindings.contract(council_contract(proposal.council))
-    _fields, name, version, chain_id, verifying_contract, _salt, _ext = (
-        council.functions.eip712Domain().call()
+    return typed_data.extended_ballot(
+        bindings.contract(council_contract(proposal.council)),
+        proposal_id=int(proposal.proposal_id),
+        support=int(support),
+        voter=Web3.to_checksum_address(voter),
+        reason=reason,
     )
-    voter = Web3.to_checksum_address(voter)
-    return {
-        "types": EXTENDED_BALLOT_TYPES,
-        "primaryType": "ExtendedBallot",
-        "domain": {
-            "name": name,
-            "version": version,
-            "chainId": chain_id,
-            "verifyingContract": verifying_contract,
-        },
-        "message": {
-            "proposalId": int(proposal.proposal_id),
-            "support": int(support),
-            "voter": voter,
-            "nonce": council.functions.nonces(voter).call(),
-            "reason": reason,
-            "params": "0x",
-        },
-    }
 
 
 def check_can_vote(*, proposal: Proposal, voter: str) -> None:

@@ -15,6 +15,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
 
+from synod.chain import typed_data
 from synod.chain.client import signing_web3
 from synod.chain.compiler import CompilationError, compile_contracts, load_artifact
 from synod.chain.deployment import deploy_contracts
@@ -219,35 +220,7 @@ def measure_governance(bench: Bench, report: GasReport, holders, relayer: str) -
     )
 
     voter = Account.from_key(dev_key(2))
-    ballot = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Ballot": [
-                {"name": "proposalId", "type": "uint256"},
-                {"name": "support", "type": "uint8"},
-                {"name": "voter", "type": "address"},
-                {"name": "nonce", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Ballot",
-        "domain": {
-            "name": council.functions.name().call(),
-            "version": council.functions.version().call(),
-            "chainId": bench.w3.eth.chain_id,
-            "verifyingContract": council.address,
-        },
-        "message": {
-            "proposalId": proposal_id,
-            "support": 1,
-            "voter": voter.address,
-            "nonce": council.functions.nonces(voter.address).call(),
-        },
-    }
+    ballot = typed_data.ballot(council, proposal_id=proposal_id, support=1, voter=voter.address)
     signature = Account.sign_message(encode_typed_data(full_message=ballot), voter.key).signature
     report.add(
         "Council.castVoteBySig",
