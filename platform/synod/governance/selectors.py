@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
 from web3 import Web3
 
-from synod.chain.client import get_web3
-from synod.chain.compiler import load_artifact
-from synod.chain.deployment import load_deployment
+from synod.chain import bindings
+from synod.governance.models import Proposal, ProposalState, Vote
 
 # Deployment names of the three ExpertBadge contracts, one per council.
 COUNCIL_BADGES = {"data": "DataBadge", "model": "ModelBadge", "compute": "ComputeBadge"}
-BADGE_ARTIFACT = "ExpertBadge"
 
 
 def badges_of(address: str) -> dict[str, bool | None]:
@@ -21,21 +23,13 @@ def badges_of(address: str) -> dict[str, bool | None]:
     Reads the chain directly for now; the chain mirror will replace these reads.
     Raises ConnectionError when the chain does not answer.
     """
-    deployment = load_deployment(settings.CHAIN_ID)
     holder = Web3.to_checksum_address(address)
     result: dict[str, bool | None] = dict.fromkeys(COUNCIL_BADGES)
-    deployed = {
-        council: deployment[name] for council, name in COUNCIL_BADGES.items() if name in deployment
-    }
-    if not deployed:
-        return result
-    try:
-        abi = load_artifact(BADGE_ARTIFACT)["abi"]
-    except FileNotFoundError:
-        return result
-    w3 = get_web3()
-    for council, record in deployed.items():
-        badge = w3.eth.contract(address=Web3.to_checksum_address(record.address), abi=abi)
+    for council, name in COUNCIL_BADGES.items():
+        try:
+            badge = bindings.contract(name)
+        except (bindings.ContractNotDeployed, bindings.ArtifactMissing):
+            continue
         try:
             result[council] = badge.functions.balanceOf(holder).call() > 0
         except Exception as exc:
@@ -45,17 +39,11 @@ def badges_of(address: str) -> dict[str, bool | None]:
 
 # --- Proposals (the chain mirror) ---------------------------------------------------------
 
-from dataclasses import dataclass as _dataclass  # noqa: E402
-
-from django.core.paginator import Page, Paginator  # noqa: E402
-from django.db.models import Q, QuerySet  # noqa: E402
-
-from synod.governance.models import Proposal, ProposalState, Vote  # noqa: E402
 
 PROPOSALS_PER_PAGE = 20
 
 
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class ProposalFilters:
     council: str = ""
     state: str = ""
@@ -100,7 +88,7 @@ def vote_by(proposal: Proposal, voter: str) -> Vote | None:
     return proposal.votes.filter(voter__iexact=voter).first()
 
 
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class Tally:
     for_votes: int
     against_votes: int
@@ -148,7 +136,7 @@ def tally(proposal: Proposal) -> Tally:
     )
 
 
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class Timing:
     head: int | None
     blocks_left: int | None  # until voting opens (pending) or closes (active)
@@ -177,7 +165,7 @@ def timing(proposal: Proposal, head: int | None) -> Timing:
     return Timing(head, blocks, int(blocks * settings.CHAIN_BLOCK_TIME_S))
 
 
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class Evidence:
     """What voters decide on, beside the action itself: for a model version, the
     evaluation report the proposal pins by hash, if this platform holds it."""
