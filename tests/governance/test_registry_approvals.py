@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import override_settings
+from django.urls import reverse
 
 from synod.governance import actions, wallet_calls
 from synod.registry import services as registry_services
@@ -76,3 +77,16 @@ def test_pending_vote_while_open_and_released_when_defeated(client, suite, uploa
     uploaded_dataset.refresh_from_db()
     assert uploaded_dataset.approval_status == "not_proposed"
     assert uploaded_dataset.sha256 not in listed(client)
+
+
+def test_dataset_page_links_to_a_prefilled_approval_proposal(client, suite, uploaded_dataset):
+    from synod.accounts.models import User
+
+    client.force_login(User.objects.create(address=suite.holders[0]))
+    url = reverse("registry:dataset-detail", args=[uploaded_dataset.sha256])
+    page = client.get(url).content.decode()
+    assert 'data-testid="propose-dataset"' in page
+    link = page.split('data-testid="propose-dataset"')[1].split('href="')[1].split('"')[0]
+    form = client.get(link.replace("&amp;", "&")).content.decode()
+    assert f'value="{uploaded_dataset.sha256}"' in form
+    assert f'value="synod://datasets/{uploaded_dataset.sha256}"' in form
