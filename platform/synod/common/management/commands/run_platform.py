@@ -56,13 +56,8 @@ class Command(BaseCommand):
             manager.add_process("chain", f"exec {manage} run_chain", env=env)
         else:
             self.stdout.write(f"Using the chain already answering at {settings.CHAIN_RPC_URL}")
-        manager.add_process(
-            "web",
-            f"{manage} deploy_contracts --wait 60 && "
-            + ("" if no_demo else f"{manage} seed_demo --background && ")
-            + f"exec {manage} runserver --noreload {addr}",
-            env=env,
-        )
+        demo_flag = " --no-demo" if no_demo else ""
+        manager.add_process("web", f"exec {manage} serve_web {addr}{demo_flag}", env=env)
         manager.add_process(
             "worker",
             f"exec {celery} worker --loglevel INFO --concurrency {concurrency} "
