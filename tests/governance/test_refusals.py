@@ -239,3 +239,29 @@ def test_relay_with_a_malformed_signature_is_a_400(client, suite, open_proposal)
 def test_unknown_proposal_is_a_404(client, suite):
     _sign_in(client, suite.holders[0])
     assert client.get(reverse("governance:detail", args=["data", "123"])).status_code == 404
+
+
+def test_vote_call_and_ballot_for_a_holder_over_http(client, suite, open_proposal):
+    _sign_in(client, suite.holders[0])
+    args = ["data", open_proposal.proposal_id]
+    call = client.post(reverse("governance:vote-call", args=args), {"support": 1, "reason": "ok"})
+    assert call.status_code == 200
+    assert call.json()["call"]["to"] == suite.council("data").address
+    ballot = client.post(reverse("governance:ballot", args=args), {"support": 2, "reason": ""})
+    assert ballot.status_code == 200
+    typed = ballot.json()["typedData"]
+    assert typed["primaryType"] == "ExtendedBallot"
+    assert typed["message"]["support"] == 2
+    assert typed["message"]["proposalId"] == open_proposal.proposal_id  # a string for JS
+
+
+def test_vote_call_refuses_a_non_holder_and_bad_input_over_http(client, suite, open_proposal):
+    args = ["data", open_proposal.proposal_id]
+    _sign_in(client, suite.accounts[6])
+    refused = client.post(reverse("governance:vote-call", args=args), {"support": 1})
+    assert refused.status_code == 403
+    assert "only holders" in refused.json()["detail"]
+    _sign_in(client, suite.holders[0])
+    bad = client.post(reverse("governance:ballot", args=args), {"support": 7})
+    assert bad.status_code == 400
+    assert "support" in bad.json()["errors"]

@@ -185,18 +185,26 @@ def _vote_input(request: HttpRequest, form_class=VoteForm):
     return form.cleaned_data, None
 
 
+def _checked_vote(request: HttpRequest, council: str, proposal_id: str):
+    """(proposal, vote input, None) when this user may vote now, else (.., .., error)."""
+    proposal = _proposal_or_404(council, proposal_id)
+    data, error = _vote_input(request)
+    if error:
+        return proposal, None, error
+    try:
+        services.check_can_vote(proposal=proposal, voter=request.user.address)
+    except services.VoteRefused as exc:
+        return proposal, None, _json_error(str(exc), exc.status)
+    return proposal, data, None
+
+
 @login_required
 @require_POST
 @chain_guard
 def vote_call(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse:
-    proposal = _proposal_or_404(council, proposal_id)
-    data, error = _vote_input(request)
+    proposal, data, error = _checked_vote(request, council, proposal_id)
     if error:
         return error
-    try:
-        services.check_can_vote(proposal=proposal, voter=request.user.address)
-    except services.VoteRefused as exc:
-        return _json_error(str(exc), exc.status)
     call = wallet_calls.cast_vote(proposal, support=data["support"], reason=data["reason"])
     return JsonResponse({"call": call.as_dict()})
 
@@ -205,14 +213,9 @@ def vote_call(request: HttpRequest, council: str, proposal_id: str) -> JsonRespo
 @require_POST
 @chain_guard
 def ballot(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse:
-    proposal = _proposal_or_404(council, proposal_id)
-    data, error = _vote_input(request)
+    proposal, data, error = _checked_vote(request, council, proposal_id)
     if error:
         return error
-    try:
-        services.check_can_vote(proposal=proposal, voter=request.user.address)
-    except services.VoteRefused as exc:
-        return _json_error(str(exc), exc.status)
     typed = services.ballot_typed_data(
         proposal=proposal,
         voter=request.user.address,
