@@ -18,7 +18,7 @@ from synod.governance import actions, wallet_calls
 from synod.governance.actions import ProposalPlan, council_contract
 
 Progress = Callable[[str], None]
-PENDING_NONEXISTENT = -1
+NONEXISTENT = -1
 
 
 class DemoRefused(RuntimeError):
@@ -43,94 +43,113 @@ def _send(key: str, call: wallet_calls.WalletCall) -> None:
         raise DemoRefused(f"demo transaction reverted: {call.description}")
 
 
+def _proposal_view(plan: ProposalPlan) -> wallet_calls.PlannedProposal:
+    return wallet_calls.PlannedProposal.of(plan)
+
+
+# IGovernor.ProposalState, by index.
+PENDING, ACTIVE, SUCCEEDED, QUEUED = 0, 1, 4, 5
+Vote = tuple[str, int, str]  # (dev key, support, reason)
+
+
 def _state(plan: ProposalPlan) -> int:
     council = bindings.contract(council_contract(plan.council))
     try:
         return council.functions.state(wallet_calls.proposal_id(plan)).call()
     except Exception:
-        return PENDING_NONEXISTENT  # GovernorNonexistentProposal: not proposed yet
+        return NONEXISTENT  # GovernorNonexistentProposal: not proposed yet
 
 
-def _proposal_view(plan: ProposalPlan) -> wallet_calls.PlannedProposal:
-    return wallet_calls.PlannedProposal.of(plan)
+def _open_and_vote(
+    plan: ProposalPlan, proposer_key: str, votes: list[Vote], w3: Web3, progress: Progress
+) -> None:
+    """Propose (unless it exists), open the vote, and cast every missing vote. Resumable:
+    each step looks at the chain, so an interrupted round carries on where it stopped."""
+    council = bindings.contract(council_contract(plan.council))
+    if _state(plan) == NONEXISTENT:
+        _send(proposer_key, wallet_calls.propose(plan))
+        progress(f"proposed: {plan.title}")
+    if _state(plan) == PENDING:
+        _rpc(w3, "anvil_mine", [hex(council.functions.votingDelay().call() + 1)])
+    if _state(plan) != ACTIVE:
+        return
+    proposal_id = wallet_calls.proposal_id(plan)
+    for key, support, reason in votes:
+        voter = Account.from_key(key).address
+        if not council.functions.hasVoted(proposal_id, voter).call():
+            _send(key, wallet_calls.cast_vote(_proposal_view(plan), support=support, reason=reason))
 
 
-def _propose(plan: ProposalPlan, proposer_key: str, progress: Progress) -> bool:
-    if _state(plan) != PENDING_NONEXISTENT:
-        progress(f"exists: {plan.title}")
-        return False
-    _send(proposer_key, wallet_calls.propose(plan))
-    progress(f"proposed: {plan.title}")
-    return True
+def _close_voting(plans: list[ProposalPlan], w3: Web3) -> None:
+    deadlines = [
+        bindings.contract(council_contract(p.council))
+        .functions.proposalDeadline(wallet_calls.proposal_id(p))
+        .call()
+        for p in plans
+        if _state(p) == ACTIVE
+    ]
+    if deadlines:
+        _rpc(w3, "anvil_mine", [hex(max(deadlines) - w3.eth.block_number + 1)])
 
 
-def _vote(plan: ProposalPlan, key: str, support: int, reason: str) -> None:
-    _send(key, wallet_calls.cast_vote(_proposal_view(plan), support=support, reason=reason))
+def _queue_and_execute(plan: ProposalPlan, key: str, w3: Web3, progress: Progress) -> None:
+    if _state(plan) == SUCCEEDED:
+        _send(key, wallet_calls.queue(_proposal_view(plan)))
+    if _state(plan) == QUEUED:
+        timelock = bindings.contract(f"{plan.council.capitalize()}Timelock")
+        _rpc(w3, "evm_increaseTime", [timelock.functions.getMinDelay().call() + 1])
+        _rpc(w3, "anvil_mine", ["0x1"])
+        _send(key, wallet_calls.execute(_proposal_view(plan)))
+        progress(f"executed: {plan.title}")
 
 
 def run_demo_round(
     *, dataset_sha256: str, model: dict | None = None, progress: Progress = lambda _: None
 ) -> None:
-    """Idempotent: proposals that already exist are left as they are."""
+    """Idempotent and resumable: every step first asks the chain what is already done."""
     w3 = bindings.contract(council_contract("data")).w3
     if w3.eth.chain_id not in LOCAL_CHAIN_IDS or settings.CHAIN_ID not in LOCAL_CHAIN_IDS:
         raise DemoRefused("the demo governance round only runs on a local dev chain")
     first, second, third = _holder_keys()
     registry = bindings.contract("ModelRegistry").functions
-    dataset = bytes.fromhex(dataset_sha256)
 
     # Round 1: a dataset approval that passes and a fee change that fails.
-    approve_dataset = None
-    if not registry.isDatasetApproved(dataset).call():
+    round_one: list[ProposalPlan] = []
+    if not registry.isDatasetApproved(bytes.fromhex(dataset_sha256)).call():
         approve_dataset = actions.approve_dataset(
             sha256=dataset_sha256, uri=f"synod://datasets/{dataset_sha256}", license="CC-BY-4.0",
             title="Approve the Iris flower measurements dataset",
             body="Classic 150-row, 3-class tabular dataset bundled with scikit-learn. "
             "Proposed as the evaluation set for the first tabular classifiers.",
         )  # fmt: skip
+        _open_and_vote(approve_dataset, first, [
+            (first, 1, "Well-known, clean, permissively licensed."), (second, 1, ""),
+        ], w3, progress)  # fmt: skip
+        round_one.append(approve_dataset)
     fee_change = actions.set_parameter(
         parameter="escrow_fee_bps", value=900,
         title="Raise the protocol fee to 9%",
         body="Fund the treasury faster. (Demo: the council votes this down.)",
     )  # fmt: skip
-    fresh = [p for p in (approve_dataset, fee_change) if p and _propose(p, first, progress)]
-    if fresh:
-        council_delay = bindings.contract(council_contract("data")).functions.votingDelay().call()
-        _rpc(w3, "anvil_mine", [hex(council_delay + 1)])
-        if approve_dataset in fresh:
-            _vote(approve_dataset, first, 1, "Well-known, clean, permissively licensed.")
-            _vote(approve_dataset, second, 1, "")
-        if fee_change in fresh:
-            _vote(fee_change, second, 0, "Providers would pay for it; not now.")
-            _vote(fee_change, third, 0, "")
-        period = max(
-            bindings.contract(council_contract(c)).functions.votingPeriod().call()
-            for c in ("data", "compute")
-        )
-        _rpc(w3, "anvil_mine", [hex(period + 2)])
-        progress("voting closed on round 1")
-    if approve_dataset and _state(approve_dataset) == 4:  # Succeeded
-        _send(first, wallet_calls.queue(_proposal_view(approve_dataset)))
-        delay = bindings.contract("DataTimelock").functions.getMinDelay().call()
-        _rpc(w3, "evm_increaseTime", [delay + 1])
-        _rpc(w3, "anvil_mine", ["0x1"])
-        _send(first, wallet_calls.execute(_proposal_view(approve_dataset)))
-        progress("executed: the dataset is approved")
+    _open_and_vote(fee_change, first, [
+        (second, 0, "Providers would pay for it; not now."), (third, 0, ""),
+    ], w3, progress)  # fmt: skip
+    round_one.append(fee_change)
+    _close_voting(round_one, w3)
+    for plan in round_one:
+        _queue_and_execute(plan, first, w3, progress)
 
     # Round 2: open proposals a visitor can still vote on.
-    grant = actions.grant_badge(
-        council="model", holder=Account.from_key(ANVIL_DEV_KEYS[4]).address,
-        title="Welcome a fourth model expert",
-        body="Dev account 4 has reviewed three model submissions; grant the model badge.",
-    ) if not bindings.contract("ModelBadge").functions.balanceOf(
-        Account.from_key(ANVIL_DEV_KEYS[4]).address).call() else None  # fmt: skip
-    approve_model = None
+    newcomer = Account.from_key(ANVIL_DEV_KEYS[4]).address
+    if not bindings.contract("ModelBadge").functions.balanceOf(newcomer).call():
+        grant = actions.grant_badge(
+            council="model", holder=newcomer, title="Welcome a fourth model expert",
+            body="Dev account 4 has reviewed three model submissions; grant the model badge.",
+        )  # fmt: skip
+        _open_and_vote(grant, first, [], w3, progress)
     if model and not registry.isModelApproved(bytes.fromhex(model["sha256"])).call():
         approve_model = actions.approve_model(**model)
-    fresh = [p for p in (approve_model, grant) if p and _propose(p, first, progress)]
-    if fresh:
-        delay = bindings.contract(council_contract("model")).functions.votingDelay().call()
-        _rpc(w3, "anvil_mine", [hex(delay + 1)])
-        if approve_model in fresh:
-            _vote(approve_model, first, 1, "Accuracy and latency look good on the approved set.")
-        progress("round 2 open for votes")
+        _open_and_vote(approve_model, first, [
+            (first, 1, "Accuracy and latency look good on the approved set."),
+        ], w3, progress)  # fmt: skip
+    progress("demo governance round in place")
