@@ -43,6 +43,8 @@ def run_life_cycle(suite, plan: actions.ProposalPlan) -> None:
         nonce=typed["message"]["nonce"], signature=sign_ballot(typed, 2),
     )  # fmt: skip
     assert ballot.outgoing_tx_hash
+    # The relay returns once broadcast; like governance.js, wait for the block before indexing.
+    suite.w3.eth.wait_for_transaction_receipt(ballot.outgoing_tx_hash)
     sync()
     proposal.refresh_from_db()
     assert (proposal.for_votes, proposal.against_votes, proposal.abstain_votes) == (2, 0, 0)
