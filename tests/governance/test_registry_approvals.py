@@ -90,3 +90,32 @@ def test_dataset_page_links_to_a_prefilled_approval_proposal(client, suite, uplo
     form = client.get(link.replace("&amp;", "&")).content.decode()
     assert f'value="{uploaded_dataset.sha256}"' in form
     assert f'value="synod://datasets/{uploaded_dataset.sha256}"' in form
+
+
+def test_reconcile_takes_the_chain_record_whatever_the_mirror_said(suite, uploaded_dataset):
+    from synod.chain.events import DecodedEvent
+    from synod.registry import handlers
+
+    sha = uploaded_dataset.sha256
+    digest = bytes.fromhex(sha)
+    registry = suite["ModelRegistry"].functions
+    assert registry_services.reconcile_approval_with_chain("dataset", sha) == "not_proposed"
+
+    suite.as_timelock("data", registry.approveDataset(digest, "synod://d", "MIT"))
+    # A mirror that went ahead of the chain (say, an event a reorg then removed) is put back.
+    registry_services.record_approval_change("dataset", sha, "revoked", block_number=10**9,
+                                             tx_hash="0xgone")  # fmt: skip
+    event = DecodedEvent(
+        chain_id=31337, contract="ModelRegistry", address=suite["ModelRegistry"].address,
+        event="DatasetRevoked",
+        args={"datasetHash": digest}, block_number=10**9, block_hash="0x", tx_hash="0xgone",
+        log_index=0,
+    )  # fmt: skip
+    handlers.undo_approval_event(event)
+    uploaded_dataset.refresh_from_db()
+    assert uploaded_dataset.approval_status == "approved"
+
+    suite.as_timelock("data", registry.revokeDataset(digest))
+    assert registry_services.reconcile_approval_with_chain("dataset", sha) == "revoked"
+    uploaded_dataset.refresh_from_db()
+    assert uploaded_dataset.approval_status == "revoked"

@@ -119,25 +119,10 @@ def _mark_pending_votes(proposal: Proposal, block_number: int, tx_hash: str) -> 
         )
 
 
-def _release_pending_votes(proposal: Proposal, block_number: int) -> None:
-    """A proposal that ended without passing leaves its subject as it was before."""
-    registry = bindings.contract("ModelRegistry").functions
+def _release_pending_votes(proposal: Proposal) -> None:
+    """A proposal that ended without passing leaves its subject as the chain has it."""
     for kind, digest in _subjects(proposal):
-        raw = bytes.fromhex(digest.removeprefix("0x"))
-        if kind == "dataset":
-            approved = registry.isDatasetApproved(raw).call()
-            ever = approved
-        else:
-            approved = registry.isModelApproved(raw).call()
-            ever = registry.wasEverApproved(raw).call()
-        status = "approved" if approved else "revoked" if ever else "not_proposed"
-        registry_services.record_approval_change(
-            kind,
-            digest,
-            status,
-            block_number=block_number,
-            tx_hash=f"ended:{proposal.proposal_id}"[:66],
-        )
+        registry_services.reconcile_approval_with_chain(kind, digest)
 
 
 def forget_proposal_created(event: DecodedEvent) -> None:
@@ -279,7 +264,7 @@ def refresh_proposal_states(*, chain_id: int | None = None) -> int:
             updates["state"] = state
             changed += 1
             if state in (ProposalState.DEFEATED, ProposalState.CANCELED, ProposalState.EXPIRED):
-                _release_pending_votes(proposal, head)
+                _release_pending_votes(proposal)
         if proposal.quorum is None and proposal.vote_start < head:
             updates["quorum"] = council.functions.quorum(proposal.vote_start).call()
         with transaction.atomic():

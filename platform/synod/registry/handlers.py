@@ -1,6 +1,5 @@
 """The registry's approval states follow the ModelRegistry contract's events."""
 
-from synod.chain import bindings
 from synod.chain.events import DecodedEvent, register_handler
 from synod.registry import services
 from synod.registry.models import ApprovalKind, ApprovalStatus
@@ -26,15 +25,7 @@ def apply_approval_event(event: DecodedEvent) -> None:
 
 def undo_approval_event(event: DecodedEvent) -> None:
     kind, field, _status = _EVENTS[event.event]
-    digest = bytes(event.args[field])
-    registry = bindings.contract("ModelRegistry").functions
-    if kind == ApprovalKind.DATASET:
-        approved = registry.isDatasetApproved(digest).call()
-        ever = approved or event.event == "DatasetRevoked"
-    else:
-        approved = registry.isModelApproved(digest).call()
-        ever = registry.wasEverApproved(digest).call()
-    services.restore_approval_from_chain(kind, digest.hex(), approved=approved, ever_approved=ever)
+    services.reconcile_approval_with_chain(kind, _hash(event, field))
 
 
 for _event in _EVENTS:

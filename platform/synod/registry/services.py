@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from synod.chain import bindings
 from synod.registry.compatibility import plan_feed
 from synod.registry.errors import (
     DuplicateName,
@@ -435,21 +436,20 @@ def record_approval_change(
     return True
 
 
-def restore_approval_from_chain(
-    kind: str, sha256: str, *, approved: bool, ever_approved: bool
-) -> None:
-    """After a reorg removed the event that last set an approval, the chain's own views say
-    what holds now; the mirror takes that, whatever block its record came from."""
+# ModelRegistry.Status, the last field of both its Dataset and ModelVersion records.
+_STATUS_ON_CHAIN = [ApprovalStatus.NOT_PROPOSED, ApprovalStatus.APPROVED, ApprovalStatus.REVOKED]
+
+
+def reconcile_approval_with_chain(kind: str, sha256: str) -> str:
+    """Set an approval to what the ModelRegistry contract records now, whatever block the
+    mirror's record came from: after a reorg removed the event that last set it, or when a
+    proposal ended without passing. Returns the status it set."""
     if kind not in ApprovalKind.values:
         raise RegistryError(f"Unknown approval kind {kind!r}; expected {ApprovalKind.values}.")
-    status = (
-        ApprovalStatus.APPROVED
-        if approved
-        else ApprovalStatus.REVOKED
-        if ever_approved
-        else ApprovalStatus.NOT_PROPOSED
-    )
     sha256 = normalize_sha256(sha256)
+    registry = bindings.contract("ModelRegistry").functions
+    getter = registry.getDataset if kind == ApprovalKind.DATASET else registry.getModelVersion
+    status = _STATUS_ON_CHAIN[getter(bytes.fromhex(sha256)).call()[-1]]
     with transaction.atomic():
         ApprovalRecord.objects.update_or_create(
             kind=kind, sha256=sha256, defaults={"status": status, "block_number": 0, "tx_hash": ""}
@@ -458,3 +458,4 @@ def restore_approval_from_chain(
         target.objects.filter(sha256=sha256).update(
             approval_status=status, approval_block_number=None, approval_tx_hash=""
         )
+    return status
