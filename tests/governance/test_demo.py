@@ -37,16 +37,11 @@ def test_demo_round_leaves_proposals_in_different_states_and_is_idempotent(suite
 
 
 def test_an_interrupted_demo_round_finishes_when_run_again(suite):
-    from synod.governance import actions, demo
+    from synod.governance import demo
 
     dataset = keccak(text="interrupted.csv").hex()
     # Interrupted after the first vote: proposed, voting open, one of two votes cast.
-    plan = actions.approve_dataset(
-        sha256=dataset, uri=f"synod://datasets/{dataset}", license="CC-BY-4.0",
-        title="Approve the Iris flower measurements dataset",
-        body="Classic 150-row, 3-class tabular dataset bundled with scikit-learn. "
-        "Proposed as the evaluation set for the first tabular classifiers.",
-    )  # fmt: skip
+    plan = demo.iris_dataset_proposal(dataset)
     first = demo._holder_keys()[0]
     demo._open_and_vote(plan, first, [(first, 1, "")], suite.w3, lambda _: None)
     sync()

@@ -103,6 +103,16 @@ def _queue_and_execute(plan: ProposalPlan, key: str, w3: Web3, progress: Progres
         progress(f"executed: {plan.title}")
 
 
+def iris_dataset_proposal(dataset_sha256: str) -> ProposalPlan:
+    """The demo's dataset approval (its id hashes this exact text, so build it only here)."""
+    return actions.approve_dataset(
+        sha256=dataset_sha256, uri=f"synod://datasets/{dataset_sha256}", license="CC-BY-4.0",
+        title="Approve the Iris flower measurements dataset",
+        body="Classic 150-row, 3-class tabular dataset bundled with scikit-learn. "
+        "Proposed as the evaluation set for the first tabular classifiers.",
+    )  # fmt: skip
+
+
 def run_demo_round(
     *, dataset_sha256: str, model: dict | None = None, progress: Progress = lambda _: None
 ) -> None:
@@ -116,12 +126,7 @@ def run_demo_round(
     # Round 1: a dataset approval that passes and a fee change that fails.
     round_one: list[ProposalPlan] = []
     if not registry.isDatasetApproved(bytes.fromhex(dataset_sha256)).call():
-        approve_dataset = actions.approve_dataset(
-            sha256=dataset_sha256, uri=f"synod://datasets/{dataset_sha256}", license="CC-BY-4.0",
-            title="Approve the Iris flower measurements dataset",
-            body="Classic 150-row, 3-class tabular dataset bundled with scikit-learn. "
-            "Proposed as the evaluation set for the first tabular classifiers.",
-        )  # fmt: skip
+        approve_dataset = iris_dataset_proposal(dataset_sha256)
         _open_and_vote(approve_dataset, first, [
             (first, 1, "Well-known, clean, permissively licensed."), (second, 1, ""),
         ], w3, progress)  # fmt: skip
