@@ -4,12 +4,12 @@ hands them to the wallet unchanged (eth_sendTransaction)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Protocol
 
 from eth_utils import keccak
 
 from synod.chain import bindings
 from synod.governance.actions import ProposalPlan, council_contract
+from synod.governance.models import Proposal
 
 
 @dataclass(frozen=True)
@@ -23,20 +23,11 @@ class WalletCall:
         return asdict(self)
 
 
-class ProposalLike(Protocol):
-    """A mirrored Proposal, or a PlannedProposal not indexed yet."""
-
-    council: str
-    proposal_id: str
-    title: str
-    targets: list[str]
-    values: list[str]
-    calldatas: list[str]
-    description: str
-
-
 @dataclass(frozen=True)
 class PlannedProposal:
+    """The fields of a mirrored Proposal that the calls below need, for a proposal the
+    indexer has not seen yet (built from its plan)."""
+
     council: str
     proposal_id: str
     title: str
@@ -56,6 +47,10 @@ class PlannedProposal:
             calldatas=plan.calldatas(),
             description=plan.description,
         )
+
+
+# A mirrored Proposal, or one not indexed yet.
+ProposalLike = Proposal | PlannedProposal
 
 
 def _call(council: str, function: str, args: list, description: str) -> WalletCall:
