@@ -8,11 +8,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from celery import Celery
 from django.conf import settings
+
+from synod.config import embedded_broker
 
 
 def _redis_answers() -> bool:
@@ -65,25 +66,15 @@ def _round_trip(app: Celery, worker: subprocess.Popen) -> tuple[str, float]:
 
 
 def test_round_trip_through_the_embedded_filesystem_broker(tmp_path, worker_factory):
+    # The worker runs with SYNOD_DATA_DIR=tmp_path, so its broker lives in tmp_path/broker.
     broker_dir = tmp_path / "broker"
-    folders = {
-        "data_folder_in": str(broker_dir / "queue"),
-        "data_folder_out": str(broker_dir / "queue"),
-        "control_folder": str(broker_dir / "control"),
-        "processed_folder": str(broker_dir / "processed"),
-        "store_processed": False,
-        "polling_interval": 0.05,
-    }
-    worker = worker_factory({"CELERY_BROKER_URL": "filesystem://"})
+    options = embedded_broker.transport_options(broker_dir)
+    backend = embedded_broker.result_backend(broker_dir)
+    embedded_broker.prepare(options, backend)
+    worker = worker_factory({"CELERY_BROKER_URL": embedded_broker.URL})
     app = Celery(
-        "roundtrip",
-        broker="filesystem://",
-        backend=f"file://{broker_dir / 'results'}",
-        broker_transport_options=folders,
+        "roundtrip", broker=embedded_broker.URL, backend=backend, broker_transport_options=options
     )
-    for key in ("data_folder_in", "control_folder", "processed_folder"):
-        Path(folders[key]).mkdir(parents=True, exist_ok=True)
-    (broker_dir / "results").mkdir(parents=True, exist_ok=True)
     result, seconds = _round_trip(app, worker)
     assert result == "pong"
     assert seconds < 30

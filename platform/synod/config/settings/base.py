@@ -5,6 +5,8 @@ from pathlib import Path
 
 import environ
 
+from synod.config import embedded_broker
+
 REPO_DIR = Path(__file__).resolve().parents[4]
 PACKAGE_DIR = REPO_DIR / "platform" / "synod"
 
@@ -107,23 +109,13 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 # With no broker URL set, Celery runs on an embedded filesystem broker under the data
 # directory: no server to install. It supports broadcast, so `inspect().ping()` counts workers.
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=embedded_broker.URL)
+_EMBEDDED = CELERY_BROKER_URL == embedded_broker.URL
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND",
-    default=(f"file://{BROKER_DIR / 'results'}" if CELERY_BROKER_URL == "filesystem://" else ""),
+    default=embedded_broker.result_backend(BROKER_DIR) if _EMBEDDED else "",
 ) or CELERY_BROKER_URL.replace("amqp://", "rpc://", 1)
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-        "polling_interval": 0.05,
-    }
-    if CELERY_BROKER_URL == "filesystem://"
-    else {}
-)
+CELERY_BROKER_TRANSPORT_OPTIONS = embedded_broker.transport_options(BROKER_DIR) if _EMBEDDED else {}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
