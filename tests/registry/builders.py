@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pyarrow as pa
 import pyarrow.parquet as pa_parquet
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, external_data_helper, helper, numpy_helper
 
 FEATURES = ["f0", "f1", "f2"]
 
@@ -133,3 +133,111 @@ def unsupported_operator_model() -> bytes:
     )
     model.ir_version = 9
     return model.SerializeToString()
+
+
+# --- hostile files -------------------------------------------------------------------------
+
+
+def externalize(tensor: onnx.TensorProto, location: str) -> None:
+    """Make `tensor` say its bytes live in another file, as onnx's external data format
+    writes it: the same dtype and dims, no bytes inside, a location, offset and length."""
+    raw = numpy_helper.to_array(tensor).tobytes()
+    for field in ("float_data", "int32_data", "int64_data", "double_data"):
+        tensor.ClearField(field)
+    tensor.raw_data = raw  # set_external_data wants raw bytes to describe
+    external_data_helper.set_external_data(tensor, location=location, offset=0, length=len(raw))
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.ClearField("raw_data")
+
+
+def weights_file_bytes() -> bytes:
+    """What an external data file for GOOD_WEIGHTS holds: its 36 raw bytes."""
+    return GOOD_WEIGHTS.astype(np.float32).tobytes()
+
+
+def classifier_with_external_weights(location: str) -> bytes:
+    """linear_classifier whose weight matrix W is said to live in the file `location`,
+    resolved by onnx and onnxruntime relative to the model's own directory."""
+    model = onnx.load_model_from_string(linear_classifier())
+    weights = next(init for init in model.graph.initializer if init.name == "W")
+    externalize(weights, location)
+    return model.SerializeToString()
+
+
+def classifier_with_external_weights_in_a_branch(location: str) -> bytes:
+    """The weight matrix comes out of an If node; its then-branch holds it as an initializer
+    kept in the external file `location`, so only a walk into subgraphs finds it."""
+    then_weights = numpy_helper.from_array(GOOD_WEIGHTS.astype(np.float32), "W_then")
+    externalize(then_weights, location)
+    else_weights = numpy_helper.from_array(GOOD_WEIGHTS.astype(np.float32), "W_else")
+    branch_output = [helper.make_tensor_value_info("W_branch", TensorProto.FLOAT, [3, 3])]
+    then_branch = helper.make_graph(
+        [helper.make_node("Identity", ["W_then"], ["W_branch"])],
+        "then",
+        inputs=[],
+        outputs=branch_output,
+        initializer=[then_weights],
+    )
+    else_branch = helper.make_graph(
+        [helper.make_node("Identity", ["W_else"], ["W_branch"])],
+        "else",
+        inputs=[],
+        outputs=branch_output,
+        initializer=[else_weights],
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node(
+                "Constant",
+                [],
+                ["use_then"],
+                value=helper.make_tensor("use_then", TensorProto.BOOL, [], [True]),
+            ),
+            helper.make_node(
+                "If", ["use_then"], ["W"], then_branch=then_branch, else_branch=else_branch
+            ),
+            helper.make_node("MatMul", ["features", "W"], ["xw"]),
+            helper.make_node("Add", ["xw", "b"], ["scores"]),
+            helper.make_node("ArgMax", ["scores"], ["label"], axis=1, keepdims=0),
+        ],
+        "branchy",
+        inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 3])],
+        outputs=[
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["batch"]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 3]),
+        ],
+        initializer=[numpy_helper.from_array(GOOD_BIAS, "b")],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="synod-tests"
+    )
+    model.ir_version = 9
+    return model.SerializeToString()
+
+
+def parquet_of_repeated_rows(rows: int, *, row_group_rows: int = 1_000_000) -> bytes:
+    """A small Parquet file that declares `rows` rows of one double column, all zero:
+    dictionary and RLE encoding make each row group a few KB however many rows it holds.
+    Written a row group at a time, so building it never holds the whole column."""
+    chunk = pa.table({"f0": pa.array(np.zeros(min(rows, row_group_rows)), pa.float64())})
+    sink = io.BytesIO()
+    with pa_parquet.ParquetWriter(sink, chunk.schema, compression="zstd") as writer:
+        remaining = rows
+        while remaining > 0:
+            writer.write_table(chunk.slice(0, min(remaining, chunk.num_rows)))
+            remaining -= chunk.num_rows
+    return sink.getvalue()
+
+
+def wide_csv_bytes(columns: int, rows: int = 2) -> bytes:
+    header = ",".join(f"c{i}" for i in range(columns))
+    row = ",".join("1" for _ in range(columns))
+    return ("\n".join([header, *([row] * rows)]) + "\n").encode()
+
+
+def long_csv_bytes(rows: int) -> bytes:
+    return b"f0,f1,f2,label\n" + b"1.0,2.0,3.0,0\n" * rows
+
+
+def long_jsonl_bytes(rows: int) -> bytes:
+    return b'{"f0": 1.0, "f1": 2.0, "f2": 3.0, "label": 0}\n' * rows

@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from synod.registry.models import ApprovalRecord, Dataset, Evaluation, ModelVersion
+from synod.registry.models import (
+    ApprovalRecord,
+    Dataset,
+    Evaluation,
+    ModelVersion,
+    UploadAttempt,
+)
 
 # Approval state comes from the chain (through the indexer): read-only here.
 APPROVAL_FIELDS = ("approval_status", "approval_block_number", "approval_tx_hash")
@@ -28,6 +34,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "inputs",
         "outputs",
         "tokenizer_sha256",
+        "tokenizer_size_bytes",
         *APPROVAL_FIELDS,
     )
 
@@ -43,6 +50,20 @@ class EvaluationAdmin(admin.ModelAdmin):
 class ApprovalRecordAdmin(admin.ModelAdmin):
     list_display = ("kind", "sha256", "status", "block_number", "tx_hash", "updated_at")
     list_filter = ("kind", "status")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(UploadAttempt)
+class UploadAttemptAdmin(admin.ModelAdmin):
+    """What the hourly upload rate counts; deleting an account's rows lifts its limit now."""
+
+    list_display = ("uploaded_by", "kind", "created_at")
+    list_filter = ("kind",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -25,9 +25,14 @@ import onnxruntime as ort
 import pyarrow as pa
 
 from synod.registry.compatibility import FeedPlan, plan_feed
-from synod.registry.errors import EvaluationFailed
+from synod.registry.errors import EvaluationFailed, InvalidModelFile, without_server_paths
 from synod.registry.models import ModelTask
-from synod.registry.onnx_inspect import TensorSpec, providers_for_evaluation
+from synod.registry.onnx_inspect import (
+    TensorSpec,
+    parse_model,
+    providers_for_evaluation,
+    runtime_session,
+)
 from synod.registry.tables import read_table
 
 REPORT_FORMAT = "synod.evaluation-report/1"
@@ -161,12 +166,19 @@ def _session(job: EvaluationJob) -> ort.InferenceSession:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.use_deterministic_compute = True
     options.log_severity_level = 3
+    # From bytes, checked again here: a model stored before uploads were checked for external
+    # data must not read files next to its blob either.
+    model_bytes = job.model_path.read_bytes()
     try:
-        return ort.InferenceSession(
-            str(job.model_path), options, providers=providers_for_evaluation()
-        )
+        parse_model(model_bytes, outcome="It was not evaluated.")
+    except InvalidModelFile as exc:
+        raise EvaluationFailed(str(exc)) from exc
+    try:
+        return runtime_session(model_bytes, options, providers_for_evaluation())
     except Exception as exc:
-        raise EvaluationFailed(f"onnxruntime could not load the model: {exc}") from exc
+        raise EvaluationFailed(
+            f"onnxruntime could not load the model: {without_server_paths(str(exc))}"
+        ) from exc
 
 
 def _fixed_batch(inputs: list[TensorSpec]) -> int | None:
@@ -187,7 +199,9 @@ def _run_batch(
     try:
         outputs = session.run(None, feed)
     except Exception as exc:
-        raise EvaluationFailed(f"onnxruntime failed on a batch: {exc}") from exc
+        raise EvaluationFailed(
+            f"onnxruntime failed on a batch: {without_server_paths(str(exc))}"
+        ) from exc
     return [np.asarray(output)[:rows] if _is_array(output) else output for output in outputs]
 
 

@@ -106,6 +106,8 @@ class ModelVersion(Approvable):
     outputs = models.JSONField(help_text="[{name, type, elem_type, shape}]")
     # Text models need their tokenizer (tokenizer.json), itself a blob in the same store.
     tokenizer_sha256 = models.CharField(max_length=64, blank=True, validators=[sha256_validator])
+    # Counted with size_bytes against the uploader's storage quota.
+    tokenizer_size_bytes = models.PositiveBigIntegerField(default=0)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -149,6 +151,31 @@ class ApprovalRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.sha256[:12]}: {self.status} @ {self.block_number}"
+
+
+class UploadAttempt(models.Model):
+    """An upload a signed-in account started, stored or refused: the hourly upload rate
+    counts these (validating a hostile file costs the server as much as storing a good
+    one). Rows older than the rate's window are deleted as new ones are recorded."""
+
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=ApprovalKind.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["uploaded_by", "created_at"], name="upload_attempt_user_time")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ApprovalKind.values), name="upload_attempt_kind_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} upload by {self.uploaded_by_id} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class EvaluationStatus(models.TextChoices):

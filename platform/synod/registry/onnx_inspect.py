@@ -1,18 +1,20 @@
-"""What an ONNX file is, checked before it is stored: it parses, passes the full checker,
-and onnxruntime can build a session for it (which proves every operator is supported).
-The signature it declares is extracted for pages, the API and the input checks."""
+"""What an ONNX file is, checked before it is stored: it parses, is one self-contained file
+(no tensor keeps its data in another file), passes the full checker, and onnxruntime can
+build a session for it (which proves every operator is supported). Everything works on the
+model's bytes, never on a path. The signature it declares is extracted for pages, the API
+and the input checks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import onnx
 import onnxruntime as ort
 from google.protobuf.message import DecodeError
 
-from synod.registry.errors import InvalidModelFile
+from synod.registry.errors import InvalidModelFile, without_server_paths
 
 FLOAT_TYPES = {"float", "double", "float16", "bfloat16"}
 INT_TYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
@@ -74,11 +76,135 @@ def _spec(value: onnx.ValueInfoProto) -> TensorSpec:
     return TensorSpec(value.name, onnx.helper.printable_type(type_proto))
 
 
-def _runtime_check(path: Path) -> None:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return without_server_paths(text.splitlines()[0][:500])
+
+
+# --- external data ---------------------------------------------------------------------------
+# ONNX lets a tensor keep its bytes in another file (data_location EXTERNAL plus a location),
+# which onnx and onnxruntime resolve relative to the directory of the model file they were
+# given. An uploaded model is one file, so such a tensor can only name some other file on the
+# server. Models are therefore parsed and run from bytes, never from a path, and refused when
+# any tensor anywhere in them says its data is elsewhere.
+
+
+def _is_external(tensor: onnx.TensorProto) -> bool:
+    return tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data) > 0
+
+
+def _attribute_contents(
+    attribute: onnx.AttributeProto, owner: str, where: str
+) -> Iterator[tuple[onnx.TensorProto | onnx.GraphProto, str]]:
+    """Tensors and subgraphs of one attribute of `owner` (a node or function) in `where`."""
+    # Every field is looked at whatever the attribute's declared type: a hostile file can
+    # fill `t` on an attribute typed FLOAT, and the fields are there to be read all the same.
+    here = f"attribute {attribute.name!r} of {owner} in {where}"
+    # Named after its node only, so descriptions stay short however deep graphs nest.
+    subgraph = f"the {attribute.name!r} subgraph of {owner}"
+    if attribute.HasField("t"):
+        yield attribute.t, here
+    for tensor in attribute.tensors:
+        yield tensor, here
+    sparse = [attribute.sparse_tensor] if attribute.HasField("sparse_tensor") else []
+    for sparse_tensor in [*sparse, *attribute.sparse_tensors]:
+        yield sparse_tensor.values, here
+        yield sparse_tensor.indices, here
+    if attribute.HasField("g"):
+        yield attribute.g, subgraph
+    for graph in attribute.graphs:
+        yield graph, subgraph
+
+
+def _node_contents(
+    nodes: Iterable[onnx.NodeProto], where: str
+) -> Iterator[tuple[onnx.TensorProto | onnx.GraphProto, str]]:
+    for node in nodes:
+        owner = f"node {node.name or node.op_type!r}"
+        for attribute in node.attribute:
+            yield from _attribute_contents(attribute, owner, where)
+
+
+def _graph_contents(
+    graph: onnx.GraphProto, where: str
+) -> Iterator[tuple[onnx.TensorProto | onnx.GraphProto, str]]:
+    for tensor in graph.initializer:
+        yield tensor, f"an initializer of {where}"
+    for sparse_tensor in graph.sparse_initializer:
+        yield sparse_tensor.values, f"a sparse initializer of {where}"
+        yield sparse_tensor.indices, f"a sparse initializer of {where}"
+    yield from _node_contents(graph.node, where)
+
+
+def _model_contents(
+    model: onnx.ModelProto,
+) -> Iterator[tuple[onnx.TensorProto | onnx.GraphProto, str]]:
+    yield model.graph, "the main graph"
+    for function in model.functions:
+        where = f"function {function.name!r}"
+        yield from _node_contents(function.node, where)  # its nodes, as in a graph
+        for attribute in function.attribute_proto:  # default values of its attributes
+            yield from _attribute_contents(attribute, "its default", where)
+    for index, training in enumerate(model.training_info):
+        yield training.initialization, f"training initialization {index}"
+        yield training.algorithm, f"training algorithm {index}"
+
+
+def external_tensor(model: onnx.ModelProto) -> tuple[str, str] | None:
+    """(tensor name, where it is) for the first tensor keeping its data outside the file,
+    looking everywhere a tensor can be: initializers, sparse initializers, tensor attributes,
+    the subgraphs of If/Loop/Scan at any depth, model-local functions and training info."""
+    # A stack rather than recursion: nesting depth is whatever the upload says it is.
+    pending = list(_model_contents(model))
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, onnx.GraphProto):
+            pending.extend(_graph_contents(item, where))
+        elif _is_external(item):
+            return item.name, where
+    return None
+
+
+def parse_model(model_bytes: bytes, *, outcome: str = "Nothing was stored.") -> onnx.ModelProto:
+    """The model parsed from its bytes; InvalidModelFile (its message ending with `outcome`)
+    when it is not ONNX or when any of its tensors would be read from another file."""
+    try:
+        model = onnx.load_model_from_string(model_bytes)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise InvalidModelFile(
+            "This is not a readable ONNX model (the file does not parse as an ONNX protobuf; "
+            f"is it truncated or another format?): {_first_line(exc)}. {outcome}"
+        ) from exc
+    found = external_tensor(model)
+    if found is not None:
+        name, where = found
+        raise InvalidModelFile(
+            f"The model keeps tensor {name!r} ({where}) in a separate external data file. "
+            "An uploaded model must be a single self-contained file: save it with its "
+            "weights inside (onnx.save_model(model, ..., save_as_external_data=False)), "
+            f"which works up to 2 GB. {outcome}"
+        )
+    if not model.HasField("graph") or not model.graph.node:
+        raise InvalidModelFile(
+            "This is not an ONNX model: it has no graph (a truncated file or another format). "
+            f"{outcome}"
+        )
+    return model
+
+
+def runtime_session(
+    model_bytes: bytes, options: ort.SessionOptions, providers: list[str]
+) -> ort.InferenceSession:
+    """An onnxruntime session built from bytes, so the runtime has no directory to resolve
+    anything against; callers parse_model first."""
+    return ort.InferenceSession(model_bytes, options, providers=providers)
+
+
+def _runtime_check(model_bytes: bytes) -> None:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:
-        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        runtime_session(model_bytes, options, ["CPUExecutionProvider"])
     except Exception as exc:
         raise InvalidModelFile(
             f"onnxruntime {ort.__version__} cannot run this model (unsupported operator or "
@@ -86,28 +212,14 @@ def _runtime_check(path: Path) -> None:
         ) from exc
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or exc.__class__.__name__
-    return text.splitlines()[0][:500]
-
-
-def inspect_onnx(path: Path) -> OnnxSignature:
-    """Validate the ONNX file at `path` or raise InvalidModelFile with the reason."""
+def inspect_onnx(model_bytes: bytes) -> OnnxSignature:
+    """Validate an uploaded ONNX model, given as its bytes, or raise InvalidModelFile with
+    the reason. Nothing here opens any file."""
+    model = parse_model(model_bytes)
     try:
-        model = onnx.load(str(path), load_external_data=False)
-    except (DecodeError, RuntimeError, ValueError, OSError) as exc:
-        raise InvalidModelFile(
-            "This is not a readable ONNX model (the file does not parse as an ONNX protobuf; "
-            f"is it truncated or another format?): {_first_line(exc)}. Nothing was stored."
-        ) from exc
-    if not model.HasField("graph") or not model.graph.node:
-        raise InvalidModelFile(
-            "This is not an ONNX model: it has no graph (a truncated file or another format). "
-            "Nothing was stored."
-        )
-    try:
-        # The path form handles models over 2 GB; full_check adds shape inference.
-        onnx.checker.check_model(str(path), full_check=True)
+        # From bytes (never a path, which would resolve external data); full_check adds
+        # shape inference. Uploads are far below protobuf's 2 GB ceiling.
+        onnx.checker.check_model(model_bytes, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise InvalidModelFile(
             f"The ONNX checker rejected this model: {_first_line(exc)}. Nothing was stored."
@@ -116,7 +228,7 @@ def inspect_onnx(path: Path) -> OnnxSignature:
         raise InvalidModelFile(
             f"The ONNX checker could not read this model: {_first_line(exc)}. Nothing was stored."
         ) from exc
-    _runtime_check(path)
+    _runtime_check(model_bytes)
 
     initializers = {init.name for init in model.graph.initializer}
     return OnnxSignature(

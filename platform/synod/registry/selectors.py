@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.conf import settings
+from django.db.models import Count, F, Min, Prefetch, QuerySet, Sum
+from django.utils import timezone
 
 from synod.registry.models import (
     ApprovalStatus,
@@ -15,6 +18,7 @@ from synod.registry.models import (
     EvaluationStatus,
     ModelTask,
     ModelVersion,
+    UploadAttempt,
 )
 from synod.registry.storage import read_blob
 
@@ -29,6 +33,55 @@ HEADLINE_METRICS: dict[str, list[tuple[str, str, bool]]] = {
         ("cosine_gap", "Cosine gap", True),
     ],
 }
+
+
+# The per-account upload rate counts uploads started within this rolling window.
+UPLOAD_RATE_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class UploadUsage:
+    """What an account has used of its upload rate and storage quota."""
+
+    uploads_in_window: int
+    uploads_per_window: int
+    # When the oldest upload in the window leaves it; None when the window is empty.
+    window_frees_at: datetime | None
+    stored_bytes: int
+    quota_bytes: int
+
+    @property
+    def at_rate_limit(self) -> bool:
+        return self.uploads_in_window >= self.uploads_per_window
+
+    @property
+    def quota_left_bytes(self) -> int:
+        return max(self.quota_bytes - self.stored_bytes, 0)
+
+
+def stored_bytes_of(user: Any) -> int:
+    """Bytes of every file the account uploaded that the registry keeps: datasets, models
+    and their tokenizers (a file already stored by someone else is theirs, not counted)."""
+    datasets = Dataset.objects.filter(uploaded_by=user).aggregate(total=Sum("size_bytes"))
+    models = ModelVersion.objects.filter(uploaded_by=user).aggregate(
+        total=Sum(F("size_bytes") + F("tokenizer_size_bytes"))
+    )
+    return int(datasets["total"] or 0) + int(models["total"] or 0)
+
+
+def upload_usage(user: Any, *, now: datetime | None = None) -> UploadUsage:
+    now = now or timezone.now()
+    in_window = UploadAttempt.objects.filter(
+        uploaded_by=user, created_at__gt=now - UPLOAD_RATE_WINDOW
+    ).aggregate(count=Count("id"), oldest=Min("created_at"))
+    oldest = in_window["oldest"]
+    return UploadUsage(
+        uploads_in_window=in_window["count"],
+        uploads_per_window=settings.REGISTRY_UPLOADS_PER_HOUR,
+        window_frees_at=oldest + UPLOAD_RATE_WINDOW if oldest else None,
+        stored_bytes=stored_bytes_of(user),
+        quota_bytes=settings.REGISTRY_UPLOAD_QUOTA_BYTES,
+    )
 
 
 def dataset_list() -> QuerySet[Dataset]:

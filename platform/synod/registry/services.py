@@ -5,25 +5,31 @@ joins the work already queued, and a replayed chain event changes nothing."""
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Iterable
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, BinaryIO, Generic, TypeVar
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from synod.chain import bindings
+from synod.registry import selectors
 from synod.registry.compatibility import plan_feed
 from synod.registry.errors import (
     DuplicateName,
     InvalidDatasetFile,
     InvalidModelFile,
     RegistryError,
+    UploadQuotaExceeded,
+    UploadRateExceeded,
+    without_server_paths,
 )
 from synod.registry.evaluation import EvaluationJob, evaluate
 from synod.registry.models import (
@@ -37,11 +43,14 @@ from synod.registry.models import (
     EvaluationStatus,
     ModelTask,
     ModelVersion,
+    UploadAttempt,
 )
 from synod.registry.onnx_inspect import TensorSpec, inspect_onnx
 from synod.registry.storage import (
     ProgressCallback,
+    SpooledBlob,
     blob_name,
+    format_bytes,
     local_copy,
     spooled,
     store_bytes,
@@ -95,6 +104,71 @@ def _approval_fields(kind: str, sha256: str) -> dict[str, Any]:
     }
 
 
+# --- per-account upload limits -------------------------------------------------------------
+
+
+def _lock_uploader(user: Any) -> None:
+    """Make this account's uploads take turns until the transaction ends: a row lock on the
+    user on PostgreSQL; SQLite already runs each write transaction alone (the settings open
+    every transaction with BEGIN IMMEDIATE)."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _start_upload(uploaded_by: Any, kind: str) -> None:
+    """Count an upload against the account's hourly rate before any of it is read, or refuse
+    it; refuse it too when the account's stored files already fill its quota. Uploads with
+    no account (the operator's commands, demo content) have no limits."""
+    if uploaded_by is None:
+        return
+    with transaction.atomic():
+        _lock_uploader(uploaded_by)
+        now = timezone.now()
+        UploadAttempt.objects.filter(
+            uploaded_by=uploaded_by, created_at__lte=now - selectors.UPLOAD_RATE_WINDOW
+        ).delete()
+        usage = selectors.upload_usage(uploaded_by, now=now)
+        if usage.at_rate_limit and usage.window_frees_at is not None:
+            wait_s = max(1, math.ceil((usage.window_frees_at - now).total_seconds()))
+            raise UploadRateExceeded(
+                f"This account has started {usage.uploads_in_window} uploads in the last hour; "
+                f"the limit is {usage.uploads_per_window} per hour. The next upload is "
+                f"possible in {_minutes(wait_s)} (at {usage.window_frees_at:%H:%M} UTC). "
+                "Nothing was stored.",
+                retry_after_s=wait_s,
+            )
+        if usage.stored_bytes >= usage.quota_bytes:
+            raise UploadQuotaExceeded(
+                f"This account's stored files already fill its quota "
+                f"({format_bytes(usage.stored_bytes)} of {format_bytes(usage.quota_bytes)}), "
+                "so no further upload can be stored. Nothing was stored."
+            )
+        UploadAttempt.objects.create(uploaded_by=uploaded_by, kind=kind, created_at=now)
+
+
+def _ensure_quota_fits(uploaded_by: Any, *, adding: int) -> None:
+    """In the caller's transaction, just before it stores: refuse when `adding` more bytes
+    would take the account past its quota. The account stays locked until the caller's
+    transaction ends, so two uploads at once are counted one after the other and cannot
+    both take the room that only one of them fits in."""
+    if uploaded_by is None:
+        return
+    _lock_uploader(uploaded_by)
+    used = selectors.stored_bytes_of(uploaded_by)
+    quota = settings.REGISTRY_UPLOAD_QUOTA_BYTES
+    if used + adding > quota:
+        raise UploadQuotaExceeded(
+            f"Storing this upload ({format_bytes(adding)}) would take this account's stored "
+            f"files to {format_bytes(used + adding)}, over its quota of {format_bytes(quota)} "
+            f"({format_bytes(used)} used, {format_bytes(max(quota - used, 0))} left). "
+            "Nothing was stored."
+        )
+
+
 # --- datasets ------------------------------------------------------------------------------
 
 
@@ -120,6 +194,7 @@ def upload_dataset(
         raise InvalidDatasetFile(
             f"Cannot tell the format of {filename!r}: use .csv, .jsonl or .parquet."
         )
+    _start_upload(uploaded_by, ApprovalKind.DATASET)
     with spooled(
         source,
         max_bytes=settings.REGISTRY_MAX_DATASET_BYTES,
@@ -135,8 +210,9 @@ def upload_dataset(
         profile = profile_table(
             read_table(blob.path, fmt), input_columns=input_columns, label_column=label_column
         )
-        storage_name = store_spooled(blob)
         with transaction.atomic():
+            _ensure_quota_fits(uploaded_by, adding=blob.size)
+            storage_name = store_spooled(blob)
             dataset, created = Dataset.objects.get_or_create(
                 sha256=blob.sha256,
                 defaults={
@@ -160,18 +236,20 @@ def upload_dataset(
 # --- model versions ------------------------------------------------------------------------
 
 
-def _store_tokenizer(source: Source) -> str:
+@contextmanager
+def _spooled_tokenizer(source: Source) -> Iterator[SpooledBlob]:
+    """The tokenizer received and checked to load, not yet stored."""
     from tokenizers import Tokenizer
 
     with spooled(source, max_bytes=MAX_TOKENIZER_BYTES, what="tokenizer") as blob:
         try:
-            Tokenizer.from_file(str(blob.path))
+            Tokenizer.from_buffer(blob.path.read_bytes())
         except Exception as exc:
             raise InvalidModelFile(
-                f"The tokenizer is not a readable tokenizer.json: {exc}. Nothing was stored."
+                "The tokenizer is not a readable tokenizer.json: "
+                f"{without_server_paths(str(exc))}. Nothing was stored."
             ) from exc
-        store_spooled(blob)
-        return blob.sha256
+        yield blob
 
 
 def upload_model(
@@ -200,9 +278,16 @@ def upload_model(
         raise InvalidModelFile(
             f"No dataset with sha256 {dataset_sha256} is in the registry: upload it first."
         )
-    with spooled(
-        source, max_bytes=settings.REGISTRY_MAX_MODEL_BYTES, what="model", on_progress=on_progress
-    ) as blob:
+    _start_upload(uploaded_by, ApprovalKind.MODEL)
+    with ExitStack() as stack:
+        blob = stack.enter_context(
+            spooled(
+                source,
+                max_bytes=settings.REGISTRY_MAX_MODEL_BYTES,
+                what="model",
+                on_progress=on_progress,
+            )
+        )
         existing = ModelVersion.objects.filter(sha256=blob.sha256).first()
         if existing is not None:
             return UploadResult(existing, created=False)
@@ -212,19 +297,25 @@ def upload_model(
                 f"{name}@{version} already exists with different bytes (sha256 "
                 f"{taken.sha256}); give this file a new version."
             )
-        signature = inspect_onnx(blob.path)
-        tokenizer_sha256 = _store_tokenizer(tokenizer_source) if tokenizer_source else ""
+        signature = inspect_onnx(blob.path.read_bytes())
+        tokenizer = (
+            stack.enter_context(_spooled_tokenizer(tokenizer_source)) if tokenizer_source else None
+        )
         plan_feed(
             task=task,
             inputs=signature.inputs,
             input_columns=dataset.input_columns,
             label_column=dataset.label_column,
             column_types=dataset.column_types,
-            has_tokenizer=bool(tokenizer_sha256),
+            has_tokenizer=tokenizer is not None,
         )
-        storage_name = store_spooled(blob)
+        tokenizer_size = tokenizer.size if tokenizer else 0
         try:
             with transaction.atomic():
+                _ensure_quota_fits(uploaded_by, adding=blob.size + tokenizer_size)
+                storage_name = store_spooled(blob)
+                if tokenizer is not None:
+                    store_spooled(tokenizer)
                 model, created = ModelVersion.objects.get_or_create(
                     sha256=blob.sha256,
                     defaults={
@@ -242,7 +333,8 @@ def upload_model(
                         "producer": signature.producer[:200],
                         "inputs": [spec.as_dict() for spec in signature.inputs],
                         "outputs": [spec.as_dict() for spec in signature.outputs],
-                        "tokenizer_sha256": tokenizer_sha256,
+                        "tokenizer_sha256": tokenizer.sha256 if tokenizer else "",
+                        "tokenizer_size_bytes": tokenizer_size,
                         "uploaded_by": uploaded_by,
                         **_approval_fields(ApprovalKind.MODEL, blob.sha256),
                     },
@@ -372,6 +464,7 @@ def run_evaluation(*, evaluation_id: int) -> Evaluation:
             )
     except Exception as exc:
         message = str(exc) if isinstance(exc, RegistryError) else f"Internal error: {exc!r}"
+        message = without_server_paths(message)
         Evaluation.objects.filter(pk=evaluation_id).update(
             status=EvaluationStatus.FAILED, error=message[:2000], finished_at=timezone.now()
         )

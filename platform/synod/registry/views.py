@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from synod.registry import selectors, services
 from synod.registry.charts import latency_chart, metric_chart
-from synod.registry.errors import RegistryError
+from synod.registry.errors import RegistryError, UploadQuotaExceeded, UploadRateExceeded
 from synod.registry.forms import DatasetUploadForm, EvaluationRequestForm, ModelUploadForm
 from synod.registry.models import Dataset, ModelVersion
 from synod.registry.storage import format_bytes
@@ -65,10 +65,29 @@ def _render_upload(
     request: HttpRequest, template: str, form, status: int = 200, error: str = ""
 ) -> HttpResponse:
     partial = "registry/_upload_form.html"
-    context = {"form": form, "action": request.path, "upload_error": error}
+    usage = selectors.upload_usage(request.user)
+    context = {
+        "form": form,
+        "action": request.path,
+        "upload_error": error,
+        "usage": usage,
+        "stored": format_bytes(usage.stored_bytes),
+        "quota": format_bytes(usage.quota_bytes),
+    }
     if request.htmx:
         return render(request, partial, context, status=status)
     return render(request, template, context, status=status)
+
+
+def _refused(request: HttpRequest, template: str, form, exc: RegistryError) -> HttpResponse:
+    """The form again with the reason: on the form as a whole when the account is over a
+    limit, on the file otherwise. 400 either way, the status htmx swaps in."""
+    over_limit = isinstance(exc, (UploadRateExceeded, UploadQuotaExceeded))
+    form.add_error(None if over_limit else "file", str(exc))
+    response = _render_upload(request, template, form, status=400)
+    if isinstance(exc, UploadRateExceeded):
+        response["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 @login_required
@@ -122,8 +141,7 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
             uploaded_by=request.user,
         )
     except RegistryError as exc:
-        form.add_error("file", str(exc))
-        return _render_upload(request, template, form, status=400)
+        return _refused(request, template, form, exc)
     (messages.success if result.created else messages.info)(request, result.message)
     return _done(request, reverse("registry:dataset-detail", args=[result.record.sha256]))
 
@@ -199,8 +217,7 @@ def model_upload(request: HttpRequest) -> HttpResponse:
             uploaded_by=request.user,
         )
     except RegistryError as exc:
-        form.add_error("file", str(exc))
-        return _render_upload(request, template, form, status=400)
+        return _refused(request, template, form, exc)
     (messages.success if result.created else messages.info)(request, result.message)
     return _done(request, reverse("registry:model-detail", args=[result.record.sha256]))
 

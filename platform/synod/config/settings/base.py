@@ -264,6 +264,19 @@ STORAGES = {
 }
 REGISTRY_MAX_DATASET_BYTES = env.int("REGISTRY_MAX_DATASET_BYTES", default=256 * 1024**2)
 REGISTRY_MAX_MODEL_BYTES = env.int("REGISTRY_MAX_MODEL_BYTES", default=512 * 1024**2)
+# A dataset is bounded once read too, not only on disk (a 0.4 MB Parquet file can declare
+# 50 million rows): rows, columns, and the memory its decoded table takes (Arrow buffers).
+# Parquet is refused from its footer before any data is decoded; CSV and JSON Lines are
+# counted in a streaming pass before they are read whole.
+REGISTRY_MAX_DATASET_ROWS = env.int("REGISTRY_MAX_DATASET_ROWS", default=1_000_000)
+REGISTRY_MAX_DATASET_COLUMNS = env.int("REGISTRY_MAX_DATASET_COLUMNS", default=1_000)
+REGISTRY_MAX_DATASET_DECODED_BYTES = env.int(
+    "REGISTRY_MAX_DATASET_DECODED_BYTES", default=512 * 1024**2
+)
+# Per signed-in account: uploads started in any rolling hour (stored or refused: validating
+# a file costs the same either way) and the total bytes of the files it has stored.
+REGISTRY_UPLOADS_PER_HOUR = env.int("REGISTRY_UPLOADS_PER_HOUR", default=20)
+REGISTRY_UPLOAD_QUOTA_BYTES = env.int("REGISTRY_UPLOAD_QUOTA_BYTES", default=2 * 1024**3)
 # Evaluation batches and threads are part of the runtime identity: the same values give
 # bit-identical metrics for the same model and dataset.
 REGISTRY_EVAL_BATCH_SIZE = env.int("REGISTRY_EVAL_BATCH_SIZE", default=32)
