@@ -1,13 +1,14 @@
 """Fixtures of the chain tests: the deployed ticket contract, an RPC proxy that can drop
-broadcasts (a real network failure between the platform and its node), inline contracts."""
+requests (a real network failure between the platform and its node), the guard against node
+calls inside database transactions, inline contracts."""
 
 from __future__ import annotations
 
 import json
 import threading
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -16,9 +17,9 @@ from django.conf import settings
 from web3 import Web3
 from web3.contract import Contract
 
-from synod.chain import bindings
-from synod.chain.client import make_web3
+from synod.chain import bindings, client
 from synod.chain.devnode import DevNode
+from tests.chain.node_guard import NodeCallGuard
 
 
 @pytest.fixture
@@ -34,16 +35,27 @@ def price(ticket: Contract) -> int:
 @dataclass
 class RpcProxy:
     """Forwards JSON-RPC to the node. `broadcast` decides what happens to
-    eth_sendRawTransaction: "forward", "refuse" (never reaches the node) or "lose_reply"
-    (reaches the node, but the caller sees a failure, as after a timeout)."""
+    eth_sendRawTransaction: "forward", "refuse" (an HTTP 502, it never reaches the node),
+    "drop" (the connection closes without an answer, it never reaches the node) or
+    "lose_reply" (it reaches the node, but the caller sees a failure, as after a timeout).
+    Methods in `drop_methods` lose their connection the same way. `before[method]` runs
+    once, just before the next such request is forwarded, `after[method]` once, after the
+    node answered it and before the caller hears the answer (races, made deterministic).
+    `strip_log_timestamps` removes `blockTimestamp` from eth_getLogs answers, as nodes
+    that do not include it send them."""
 
     url: str
     broadcast: str = "forward"
     refused: int = 0
+    drop_methods: set[str] = field(default_factory=set)
+    before: dict[str, Callable[[], None]] = field(default_factory=dict)
+    after: dict[str, Callable[[], None]] = field(default_factory=dict)
+    strip_log_timestamps: bool = False
 
     @property
     def w3(self) -> Web3:
-        return make_web3(self.url, timeout=10)
+        # Looked up on the module, so that the node-call guard sees this client too.
+        return client.make_web3(self.url, timeout=10)
 
 
 @pytest.fixture
@@ -54,16 +66,30 @@ def rpc_proxy(chain: DevNode) -> Iterator[RpcProxy]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             method = json.loads(body).get("method")
-            if method == "eth_sendRawTransaction" and proxy.broadcast == "refuse":
+            broadcast = method == "eth_sendRawTransaction"
+            if method in proxy.drop_methods or (broadcast and proxy.broadcast == "drop"):
+                proxy.refused += broadcast
+                self.close_connection = True  # no status line: the client sees a dropped link
+                return
+            if broadcast and proxy.broadcast == "refuse":
                 proxy.refused += 1
                 self.send_error(502, "node unreachable")
                 return
+            if method in proxy.before:
+                proxy.before.pop(method)()
             request = urllib.request.Request(
                 chain.url, data=body, headers={"Content-Type": "application/json"}
             )
             with urllib.request.urlopen(request, timeout=10) as upstream:
                 answer = upstream.read()
-            if method == "eth_sendRawTransaction" and proxy.broadcast == "lose_reply":
+            if method in proxy.after:
+                proxy.after.pop(method)()
+            if method == "eth_getLogs" and proxy.strip_log_timestamps:
+                reply = json.loads(answer)
+                for log in reply.get("result") or []:
+                    log.pop("blockTimestamp", None)
+                answer = json.dumps(reply).encode()
+            if broadcast and proxy.broadcast == "lose_reply":
                 proxy.refused += 1
                 self.send_error(504, "gateway timeout")
                 return
@@ -83,6 +109,21 @@ def rpc_proxy(chain: DevNode) -> Iterator[RpcProxy]:
     yield proxy
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def node_guard(chain: DevNode, monkeypatch) -> Iterator[NodeCallGuard]:
+    """Fails any chain node call the platform makes inside a database transaction, from
+    every web3 client it creates during the test (see tests/chain/node_guard.py)."""
+    guard = NodeCallGuard()
+    with monkeypatch.context() as patch:
+        patch.setattr(client, "make_web3", guard.guarded_factory(client.make_web3))
+        client._web3_for.cache_clear()
+        try:
+            yield guard
+        finally:
+            client._web3_for.cache_clear()
+    guard.assert_clean()
 
 
 REVERTER_SOURCE = """

@@ -262,3 +262,18 @@ def test_a_held_lease_makes_a_second_indexer_skip(chain, ticket, price):
     holder._release_lease()
     assert not index_chain().skipped
     assert ChainEvent.objects.filter(tx_hash=tx).exists()
+
+
+def test_block_timestamps_come_with_the_events_even_from_nodes_that_omit_them(
+    chain, ticket, price, rpc_proxy
+):
+    """Handlers get the block time with the event (they must not ask the node): from the
+    logs where the node includes it, else read from the blocks before the transaction."""
+    tx = _buy(chain, ticket, price, 3)
+    rpc_proxy.strip_log_timestamps = True
+    index_chain(w3=rpc_proxy.w3)
+    row = ChainEvent.objects.get(tx_hash=tx, event_name="TicketsBought")
+    assert row.block_timestamp == chain.w3.eth.get_block(row.block_number)["timestamp"]
+    assert selectors.chain_events(event="TicketsBought")[0].block_time.timestamp() == (
+        row.block_timestamp
+    )

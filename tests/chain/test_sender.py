@@ -208,6 +208,30 @@ def test_concurrent_sends_from_two_processes_get_contiguous_nonces(chain, ticket
     assert NonceSequence.objects.get(address=operator).next_nonce == nonce_before + 20
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_send_finishing_while_the_node_is_asked_does_not_lend_out_its_nonce(
+    chain, price, rpc_proxy
+):
+    """The node's pending nonce is read before the nonce lock is taken. A send of ours that
+    starts and is mined in between makes that answer stale: the sequence must win."""
+
+    def another_send_is_mined_meanwhile() -> None:
+        try:
+            assert _buy(price, "meanwhile").status == Status.MINED
+        finally:
+            connection.close()  # this runs in the proxy's thread
+
+    nonce_before = _chain_nonce(chain.w3)
+    rpc_proxy.after["eth_getTransactionCount"] = another_send_is_mined_meanwhile
+    asked_first = _buy(price, "asked-first", w3=rpc_proxy.w3)
+
+    meanwhile = OutgoingTransaction.objects.get(idempotency_key="meanwhile")
+    assert not rpc_proxy.after  # the race did happen
+    assert (meanwhile.nonce, asked_first.nonce) == (nonce_before, nonce_before + 1)
+    assert asked_first.status == Status.MINED
+    assert _chain_nonce(chain.w3) == nonce_before + 2
+
+
 def test_a_contract_creation_records_the_new_address(chain, reverter_artifact):
     outgoing = send_transaction(
         idempotency_key="deploy-reverter", to=None, data=reverter_artifact["bytecode"]

@@ -9,6 +9,7 @@ from synod.chain.services import index_chain
 from synod.governance import services
 from synod.governance.models import Proposal
 from synod.governance.wallet_calls import WalletCall
+from tests.chain.conftest import node_guard, rpc_proxy  # noqa: F401 (shared fixtures)
 from tests.support.suite import Suite
 
 
@@ -30,6 +31,7 @@ def wallet_send(suite: Suite, call: WalletCall, sender: str) -> dict:
 def sync() -> None:
     index_chain()
     services.refresh_proposal_states()
+    services.settle_relayed_ballots()
 
 
 def mirrored(council: str) -> Proposal:

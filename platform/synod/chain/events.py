@@ -14,8 +14,13 @@ An app reacts to chain events in its own `handlers.py` (imported when Django sta
 The indexer calls each handler exactly once per event, inside the transaction that stores
 the event and moves the cursor: if a handler raises, none of it is kept and the same
 events are offered again on the next pass. When a reorg removes an event, its `undo`
-handlers run (newest event first) in the transaction that deletes it; handlers that
-would rather re-derive their state register `on_rewind(fn(chain_id, fork_block))`.
+handlers run (newest event first) in the transaction that deletes it.
+
+Handlers and undo handlers run inside a database transaction, so they must not call the
+chain node (DESIGN.md: no node call while a transaction or lock is held). What they need
+from the chain comes with the event (`block_timestamp`, read with the logs); listeners
+registered with `on_rewind(fn(chain_id, fork_block))` run after the rewind committed,
+outside any transaction, and may read the chain to re-derive their state.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -41,10 +47,18 @@ class DecodedEvent:
     block_hash: str
     tx_hash: str
     log_index: int
+    # The block's timestamp (Unix seconds); None only for events stored before it was kept.
+    block_timestamp: int | None = None
 
     @property
     def key(self) -> tuple[int, str, int]:
         return (self.chain_id, self.tx_hash, self.log_index)
+
+    @property
+    def block_time(self) -> datetime | None:
+        if self.block_timestamp is None:
+            return None
+        return datetime.fromtimestamp(self.block_timestamp, tz=UTC)
 
 
 EventHandler = Callable[[DecodedEvent], None]
@@ -95,6 +109,8 @@ class HandlerRegistry:
         return decorator
 
     def on_rewind(self, listener: RewindListener) -> RewindListener:
+        """`listener(chain_id, fork_block)` runs after a rewind committed, outside any
+        transaction."""
         self._rewind_listeners[_qualified_name(listener)] = listener
         return listener
 
@@ -132,5 +148,6 @@ def register_handler(
 
 
 def on_rewind(listener: RewindListener) -> RewindListener:
-    """Decorator: call `listener(chain_id, fork_block)` after a reorg rewound the index."""
+    """Decorator: call `listener(chain_id, fork_block)` after a reorg rewound the index (once
+    the rewind committed, outside any transaction: it may read the chain)."""
     return handlers.on_rewind(listener)

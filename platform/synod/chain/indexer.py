@@ -6,10 +6,14 @@ One pass:
 2. compares the stored hashes of recently indexed blocks with the chain's; on a mismatch it
    rewinds to the newest block both agree on: undo handlers run for every removed event,
    newest first, the events and block hashes above the fork are deleted, the cursor moves
-   back (one transaction);
+   back (one transaction); rewind listeners run after it committed;
 3. backfills contracts that appeared in the deployment record below the cursor;
 4. reads logs in block chunks from the cursor up to head - confirmations, and for each chunk
    stores the events, runs the handlers and moves the cursor in ONE transaction.
+
+Everything a pass needs from the node (block hashes, logs, block timestamps) is read before
+the transaction that writes it is opened: no node call is made while a database transaction
+or the cursor's lock is held, and handlers get what they need with the event.
 
 A chunk is only stored if the chain did not change while it was read (its last block's hash
 is the same before and after reading the logs, and its first block's parent is the block
@@ -155,6 +159,7 @@ def stored_event(row: ChainEvent) -> DecodedEvent:
         block_hash=row.block_hash,
         tx_hash=row.tx_hash,
         log_index=row.log_index,
+        block_timestamp=row.block_timestamp,
     )
 
 
@@ -296,7 +301,8 @@ class Indexer:
             IndexedBlock.objects.filter(chain_id=self.chain_id, number__gt=fork).delete()
             cursor.last_block = fork
             cursor.save(update_fields=["last_block", "lease_expires_at", "updated_at"])
-            self.registry.rewound(self.chain_id, fork)
+        # After the commit: listeners may read the chain to re-derive their state.
+        self.registry.rewound(self.chain_id, fork)
         logger.warning(
             "chain %s: reorg, rewound to block %s (%s events removed)", self.chain_id, fork, count
         )
@@ -314,13 +320,13 @@ class Indexer:
         logs = self.w3.eth.get_logs(
             {"address": list(contracts), "fromBlock": first, "toBlock": last}
         )
+        logs = [log for log in logs if not log.get("removed")]
+        timestamps = self._block_timestamps(logs)
         if self._chain_hash(last) != last_hash:
             raise ChainMovedWhileReading(f"block {last} changed while its logs were read")
         rows: list[ChainEvent] = []
         block_hashes = {last: last_hash}
         for log in sorted(logs, key=lambda item: (item["blockNumber"], item["logIndex"])):
-            if log.get("removed"):
-                continue
             address = Web3.to_checksum_address(log["address"])
             contract_name = contracts[address]
             decoded = _decode_log(events_of(contract_name, self.chain_id), log)
@@ -334,6 +340,7 @@ class Indexer:
                     chain_id=self.chain_id,
                     block_number=log["blockNumber"],
                     block_hash=_hex(log["blockHash"]),
+                    block_timestamp=timestamps[log["blockNumber"]],
                     tx_hash=_hex(log["transactionHash"]),
                     log_index=log["logIndex"],
                     contract_name=contract_name,
@@ -343,6 +350,24 @@ class Indexer:
                 )
             )
         return _Chunk(first, last, last_hash, block_hashes, rows)
+
+    def _block_timestamps(self, logs: list) -> dict[int, int]:
+        """Block number -> timestamp of every block with a log: from the logs where the node
+        includes it (anvil, recent geth), else from the block, checked against the logs'
+        block hash."""
+        timestamps: dict[int, int] = {}
+        for log in logs:
+            number = log["blockNumber"]
+            if number in timestamps:
+                continue
+            stamp = log.get("blockTimestamp")
+            if stamp is None:
+                block = self.w3.eth.get_block(number)
+                if _hex(block["hash"]) != _hex(log["blockHash"]):
+                    raise ChainMovedWhileReading(f"block {number} changed while it was read")
+                stamp = block["timestamp"]
+            timestamps[number] = int(stamp, 16) if isinstance(stamp, str) else int(stamp)
+        return timestamps
 
     # --- writing -----------------------------------------------------------------------
 
@@ -362,6 +387,7 @@ class Indexer:
                     defaults={
                         "block_number": row.block_number,
                         "block_hash": row.block_hash,
+                        "block_timestamp": row.block_timestamp,
                         "contract_name": row.contract_name,
                         "contract_address": row.contract_address,
                         "event_name": row.event_name,

@@ -15,6 +15,10 @@ class NonceSequence(models.Model):
     chain_id = models.PositiveBigIntegerField()
     address = models.CharField(max_length=42)
     next_nonce = models.PositiveBigIntegerField(default=0)
+    # Counts every nonce drawn. A sender reads it before asking the node for its pending
+    # nonce (outside the lock) and again under the lock: unchanged, and nothing in flight,
+    # means the node's answer was not overtaken by a send of ours meanwhile.
+    reservations = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -28,13 +32,18 @@ class NonceSequence(models.Model):
 
 class OutgoingTransaction(models.Model):
     """The outbox: a transaction signed by one of the platform's keys, saved before broadcast
-    so that a retry sends exactly the same bytes."""
+    so that a retry sends exactly the same bytes.
+
+    A row exists only for a transaction that is in flight or done: one that was never sent
+    (its estimate reverted, it could not be signed) leaves no row. PENDING and SENT may
+    still land on chain, whatever the sender's caller was told; only MINED and FAILED are
+    final."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "signed, not yet accepted by a node"
         SENT = "sent", "accepted by a node, not yet mined"
         MINED = "mined", "mined and succeeded"
-        FAILED = "failed", "mined and reverted, or dropped"
+        FAILED = "failed", "mined and reverted, or its nonce went to another transaction"
 
     chain_id = models.PositiveBigIntegerField()
     idempotency_key = models.CharField(max_length=200)
@@ -83,6 +92,10 @@ class OutgoingTransaction(models.Model):
     def value(self) -> int:
         return int(self.value_wei)
 
+    @property
+    def in_flight(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.SENT)
+
 
 class IndexerCursor(models.Model):
     """How far the event indexer got on one chain, and who is indexing it right now."""
@@ -124,6 +137,9 @@ class ChainEvent(models.Model):
     chain_id = models.PositiveBigIntegerField()
     block_number = models.PositiveBigIntegerField()
     block_hash = models.CharField(max_length=66)
+    # Unix seconds, read with the logs so that handlers never ask the node (they run
+    # inside the indexer's transaction); null for events indexed before it was kept.
+    block_timestamp = models.PositiveBigIntegerField(null=True, blank=True)
     tx_hash = models.CharField(max_length=66)
     log_index = models.PositiveIntegerField()
     contract_name = models.CharField(max_length=100)

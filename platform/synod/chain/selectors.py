@@ -96,3 +96,11 @@ def outgoing_transaction(
         chain_id=settings.CHAIN_ID if chain_id is None else chain_id,
         idempotency_key=idempotency_key,
     ).first()
+
+
+def outgoing_transaction_by_hash(
+    tx_hash: str, *, chain_id: int | None = None
+) -> OutgoingTransaction | None:
+    return OutgoingTransaction.objects.filter(
+        chain_id=settings.CHAIN_ID if chain_id is None else chain_id, tx_hash__iexact=tx_hash
+    ).first()

@@ -1,13 +1,26 @@
 """The one way the platform sends transactions from its own keys.
 
-- One nonce sequence per (chain, key) across every process: the NonceSequence row is locked
-  (SELECT ... FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions serialize writers)
-  while a nonce is drawn and the transaction signed.
-- The signed transaction is saved in the outbox before it is broadcast, so a retry after a
-  crash or a network error re-sends the same bytes: the same nonce, the same hash.
-- An idempotency key names each logical send: asking again returns the first send's row.
-- Gas is estimated with headroom; a revert at estimate time raises the decoded
-  ContractRevert and consumes no nonce.
+Every send is in one of two worlds (DESIGN.md: "never sent" kept apart from "in flight"):
+
+- never sent: it could not be estimated, built, signed or saved (the estimate reverted with
+  a decoded ContractRevert; the node did not answer before signing; the key is missing).
+  Nothing is saved and no nonce is used: the caller may refuse it, retry it or drop it.
+  Raised as ContractRevert or NotSent.
+- in flight: it is signed and saved in the outbox (OutgoingTransaction) and may land on
+  chain whatever the caller hears next. PENDING (signed, no node took it yet) -> SENT (a
+  node has it) -> MINED, or FAILED (mined and reverted, or its nonce went to another
+  transaction). A failed broadcast (BroadcastFailed) leaves it PENDING, and
+  `resend_unfinished` (beat, every 30 s) sends the same bytes again: same nonce, same hash.
+
+No node call is made while a database transaction or lock is held:
+1. the node is asked first: chain id, gas estimate with headroom (a revert raises the
+   decoded ContractRevert and uses no nonce), fees, and its pending nonce for the key;
+2. one short transaction locks the key's NonceSequence row (SELECT ... FOR UPDATE on
+   PostgreSQL; SQLite's IMMEDIATE transactions serialize writers), draws the nonce, signs,
+   saves the outbox row, and commits, so every process draws from one contiguous sequence;
+3. only then is the saved raw transaction broadcast and its receipt awaited.
+
+An idempotency key names each logical send: asking again returns the first send's row.
 """
 
 from __future__ import annotations
@@ -18,9 +31,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from eth_account.signers.local import LocalAccount
+from requests.exceptions import ConnectionError as NodeUnreachable
+from requests.exceptions import Timeout as NodeTimeout
 from web3 import Web3
 from web3.exceptions import TimeExhausted, TransactionNotFound
 
@@ -40,16 +55,43 @@ class TransactionError(Exception):
     """Base class of the sender's own errors."""
 
 
+class NotSent(TransactionError):
+    """Never sent: the transaction could not be estimated, built, signed or saved (the
+    node did not answer, the key is missing...). This call saved nothing and used no nonce."""
+
+    def __init__(self, idempotency_key: str, cause: BaseException) -> None:
+        self.idempotency_key = idempotency_key
+        self.reason = _plain_cause(cause)
+        super().__init__(f"{idempotency_key} was not sent: {self.reason}")
+
+
+def _plain_cause(cause: BaseException) -> str:
+    if isinstance(cause, NodeTimeout):
+        return "the chain node did not answer in time"
+    if isinstance(cause, NodeUnreachable):
+        return "the chain node could not be reached"
+    return str(cause) or type(cause).__name__
+
+
 class IdempotencyConflict(TransactionError):
-    """The idempotency key was already used for a different transaction."""
+    """Never sent: the idempotency key was already used for a different transaction."""
 
 
 class BroadcastFailed(TransactionError):
-    """No node accepted the transaction; it stays in the outbox and a retry re-sends it."""
+    """In flight: the transaction is signed and saved (PENDING), but no node accepted it on
+    this attempt (it may even have reached one). `resend_unfinished` sends it again."""
+
+    def __init__(self, outgoing: OutgoingTransaction, cause: BaseException) -> None:
+        self.outgoing = outgoing
+        super().__init__(f"{outgoing.tx_hash}: {cause}")
 
 
 class ReceiptTimeout(TransactionError):
-    """The transaction was sent but not mined in time; ask again later with the same key."""
+    """In flight: sent but not mined in time; ask again later with the same key."""
+
+    def __init__(self, outgoing: OutgoingTransaction, timeout: float) -> None:
+        self.outgoing = outgoing
+        super().__init__(f"{outgoing.tx_hash} not mined within {timeout}s")
 
 
 class TransactionFailed(TransactionError):
@@ -121,36 +163,44 @@ def send_transaction(
 ) -> OutgoingTransaction:
     """Send a transaction once per `idempotency_key` and (with `wait`) return it mined.
 
-    Raises ContractRevert when the estimate reverts (nothing sent, no nonce used),
-    BroadcastFailed when no node accepts it yet, ReceiptTimeout, or TransactionFailed.
+    Never sent (nothing saved, no nonce used): ContractRevert when the estimate reverts,
+    NotSent when it could not be built, signed or saved, IdempotencyConflict when the key
+    names another transaction. In flight (saved; it may still land): BroadcastFailed when
+    no node accepted it yet, ReceiptTimeout; and TransactionFailed once it failed for good.
     """
-    w3 = w3 or get_web3()
-    account = account or operator_account()
-    chain_id = w3.eth.chain_id
     to_address, data_hex = _checksum(to), _hex(data)
-
-    outgoing = _find(chain_id, idempotency_key)
-    if outgoing is None:
-        gas = gas or estimate_gas(
-            w3,
-            sender=account.address,
-            to=to_address,
-            data=data_hex,
-            value=value,
-            headroom=gas_headroom,
-        )
-        outgoing = _sign_and_record(
-            w3,
-            account=account,
-            chain_id=chain_id,
-            idempotency_key=idempotency_key,
-            purpose=purpose,
-            to=to_address,
-            data=data_hex,
-            value=value,
-            gas=gas,
-            fees=current_fees(w3),
-        )
+    try:
+        w3 = w3 or get_web3()
+        account = account or operator_account()
+        chain_id = w3.eth.chain_id
+        outgoing = _find(chain_id, idempotency_key)
+        if outgoing is None:
+            gas = gas or estimate_gas(
+                w3,
+                sender=account.address,
+                to=to_address,
+                data=data_hex,
+                value=value,
+                headroom=gas_headroom,
+            )
+            fees = current_fees(w3)
+            reading = _read_nonce(w3, chain_id, account.address)
+            outgoing = _sign_and_record(
+                account=account,
+                chain_id=chain_id,
+                idempotency_key=idempotency_key,
+                purpose=purpose,
+                to=to_address,
+                data=data_hex,
+                value=value,
+                gas=gas,
+                fees=fees,
+                reading=reading,
+            )
+    except (ContractRevert, TransactionError):
+        raise
+    except Exception as exc:
+        raise NotSent(idempotency_key, exc) from exc
     _check_same_request(outgoing, account.address, to_address, data_hex, value)
     return drive(outgoing, wait=wait, timeout=timeout, w3=w3)
 
@@ -171,19 +221,48 @@ def _check_same_request(
         )
 
 
-def _next_nonce(w3: Web3, sequence: NonceSequence) -> int:
-    on_chain = w3.eth.get_transaction_count(sequence.address, "pending")
-    outstanding = OutgoingTransaction.objects.filter(
-        chain_id=sequence.chain_id, sender=sequence.address, status__in=UNFINISHED
-    ).exists()
-    # With nothing of ours in flight the node's count is the truth (it also covers keys
-    # used outside the sender, and a local chain restarted from genesis); with sends in
-    # flight our sequence runs ahead of what the node has seen.
-    return max(sequence.next_nonce, on_chain) if outstanding else on_chain
+def _in_flight(chain_id: int, address: str) -> QuerySet[OutgoingTransaction]:
+    return OutgoingTransaction.objects.filter(
+        chain_id=chain_id, sender=address, status__in=UNFINISHED
+    )
+
+
+@dataclass(frozen=True)
+class NonceReading:
+    """The node's pending nonce for a key, and our sequence as it stood just before the
+    node was asked (read before the lock, so the node is never asked while it is held)."""
+
+    node_pending: int
+    reservations_before: int
+    in_flight_before: bool
+
+
+def _read_nonce(w3: Web3, chain_id: int, address: str) -> NonceReading:
+    # Our side is read before the node's: a send of ours that could make the node's answer
+    # stale then shows up, under the lock, as a reservation made or a send in flight.
+    sequence = NonceSequence.objects.filter(chain_id=chain_id, address=address).first()
+    in_flight = _in_flight(chain_id, address).exists()
+    return NonceReading(
+        node_pending=w3.eth.get_transaction_count(address, "pending"),
+        reservations_before=sequence.reservations if sequence else 0,
+        in_flight_before=in_flight,
+    )
+
+
+def _next_nonce(sequence: NonceSequence, reading: NonceReading) -> int:
+    quiet = (
+        not reading.in_flight_before
+        and sequence.reservations == reading.reservations_before
+        and not _in_flight(sequence.chain_id, sequence.address).exists()
+    )
+    # Quiet: nothing of ours was in flight at any moment since before the node was asked,
+    # so its count covers every send of ours and is the truth (it also covers keys used
+    # outside the sender, and a local chain restarted from genesis). Otherwise our
+    # sequence may run ahead of what the node had seen when it answered.
+    return reading.node_pending if quiet else max(sequence.next_nonce, reading.node_pending)
 
 
 def _sign_and_record(
-    w3: Web3,
     *,
     account: LocalAccount,
     chain_id: int,
@@ -194,7 +273,9 @@ def _sign_and_record(
     value: int,
     gas: int,
     fees: Fees,
+    reading: NonceReading,
 ) -> OutgoingTransaction:
+    """Draw the nonce, sign and save, in one short transaction that makes no node call."""
     try:
         with transaction.atomic():
             sequence, _ = NonceSequence.objects.select_for_update().get_or_create(
@@ -204,7 +285,7 @@ def _sign_and_record(
             existing = _find(chain_id, idempotency_key)
             if existing is not None:
                 return existing
-            nonce = _next_nonce(w3, sequence)
+            nonce = _next_nonce(sequence, reading)
             tx: dict = {
                 "chainId": chain_id,
                 "nonce": nonce,
@@ -236,7 +317,8 @@ def _sign_and_record(
                 tx_hash=Web3.to_hex(signed.hash),
             )
             sequence.next_nonce = nonce + 1
-            sequence.save(update_fields=["next_nonce", "updated_at"])
+            sequence.reservations += 1
+            sequence.save(update_fields=["next_nonce", "reservations", "updated_at"])
             return outgoing
     except IntegrityError:
         # Another key's sender (not serialized by our row lock) took this idempotency key.
@@ -272,23 +354,19 @@ def _is_duplicate(message: str) -> bool:
 
 
 def broadcast(outgoing: OutgoingTransaction, *, w3: Web3 | None = None) -> OutgoingTransaction:
-    """Send the saved raw transaction. Re-sending one a node already has is a success."""
+    """Send the saved raw transaction; re-sending one a node already has is a success.
+
+    Raises BroadcastFailed when no node took it: it stays PENDING, in flight."""
     w3 = w3 or get_web3()
     try:
-        w3.eth.send_raw_transaction(outgoing.raw_transaction)
+        accepted = _send_raw(w3, outgoing)
     except Exception as exc:
-        message = str(exc).lower()
-        if _is_duplicate(message):
-            pass
-        elif "nonce too low" in message and _node_has(w3, outgoing.tx_hash):
-            pass  # ours was already accepted (maybe mined) before this attempt
-        elif "nonce too low" in message:
-            return _mark_failed(outgoing, "nonce was used by another transaction")
-        else:
-            OutgoingTransaction.objects.filter(pk=outgoing.pk).update(
-                broadcast_attempts=F("broadcast_attempts") + 1, last_error=str(exc)[:2000]
-            )
-            raise BroadcastFailed(f"{outgoing.tx_hash}: {exc}") from exc
+        OutgoingTransaction.objects.filter(pk=outgoing.pk).update(
+            broadcast_attempts=F("broadcast_attempts") + 1, last_error=str(exc)[:2000]
+        )
+        raise BroadcastFailed(outgoing, exc) from exc
+    if not accepted:
+        return _mark_failed(outgoing, "nonce was used by another transaction")
     OutgoingTransaction.objects.filter(
         pk=outgoing.pk, status=OutgoingTransaction.Status.PENDING
     ).update(
@@ -298,6 +376,22 @@ def broadcast(outgoing: OutgoingTransaction, *, w3: Web3 | None = None) -> Outgo
     )
     outgoing.refresh_from_db()
     return outgoing
+
+
+def _send_raw(w3: Web3, outgoing: OutgoingTransaction) -> bool:
+    """True once a node has the transaction, False when its nonce went to another one;
+    raises when the node could not be asked or refused it for another reason."""
+    try:
+        w3.eth.send_raw_transaction(outgoing.raw_transaction)
+    except Exception as exc:
+        message = str(exc).lower()
+        if _is_duplicate(message):
+            return True
+        if "nonce too low" not in message:
+            raise
+        # Ours may have been accepted (maybe mined) before this attempt.
+        return _node_has(w3, outgoing.tx_hash)
+    return True
 
 
 def _node_has(w3: Web3, tx_hash: str) -> bool:
@@ -325,7 +419,7 @@ def await_receipt(
             outgoing.tx_hash, timeout=timeout, poll_latency=RECEIPT_POLL_S
         )
     except TimeExhausted as exc:
-        raise ReceiptTimeout(f"{outgoing.tx_hash} not mined within {timeout}s") from exc
+        raise ReceiptTimeout(outgoing, timeout) from exc
     return record_receipt(outgoing, receipt, w3=w3)
 
 

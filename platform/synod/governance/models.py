@@ -103,11 +103,18 @@ class Vote(models.Model):
 
 
 class RelayedBallot(models.Model):
-    """A gasless vote: a badge holder's EIP-712 ballot, relayed by the platform's sender."""
+    """A gasless vote: a badge holder's EIP-712 ballot, relayed by the platform's sender.
+
+    A ballot the sender never sent (refused at estimate, could not be signed) is deleted at
+    once. A saved one is PENDING while its transaction is in flight (even if its broadcast
+    failed: the sender's resend task sends it), then MINED (confirmed; the indexer counts
+    the vote), or FAILED (reverted, or dropped for good), with `error` in plain words. Only
+    a FAILED ballot stops counting towards the relay budget and lets the voter try again.
+    """
 
     class Status(models.TextChoices):
-        SENT = "sent", "Sent"
-        MINED = "mined", "Mined"
+        PENDING = "pending", "Pending"
+        MINED = "mined", "Confirmed"
         FAILED = "failed", "Failed"
 
     chain_id = models.PositiveBigIntegerField()
@@ -117,19 +124,30 @@ class RelayedBallot(models.Model):
     support = models.PositiveSmallIntegerField(choices=VoteSupport.choices)
     reason = models.TextField(blank=True)
     signature = models.CharField(max_length=200)
+    # The sender's idempotency key: it finds the outbox row even when the relay request
+    # ended before it learnt the transaction hash.
+    idempotency_key = models.CharField(max_length=200, blank=True)
     outgoing_tx_hash = models.CharField(max_length=66, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            # Relayed once per proposal and voter, even if two requests race.
+            # Relayed once per proposal and voter, even if two requests race; a failed
+            # relay no longer counts, so the voter may sign and relay again.
             models.UniqueConstraint(
                 fields=["chain_id", "council", "proposal_id", "voter"],
+                condition=~models.Q(status="failed"),
                 name="relay_once_per_proposal",
             )
         ]
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"relay {self.voter} on {self.council}#{self.proposal_id[:10]}…"
+        return f"relay {self.voter} on {self.council}#{self.proposal_id[:10]}… ({self.status})"
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status == self.Status.PENDING

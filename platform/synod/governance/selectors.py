@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from web3 import Web3
 
 from synod.chain import bindings
-from synod.governance.models import Proposal, ProposalState, Vote
+from synod.governance.models import Proposal, ProposalState, RelayedBallot, Vote
 
 # Deployment names of the three ExpertBadge contracts, one per council.
 COUNCIL_BADGES = {"data": "DataBadge", "model": "ModelBadge", "compute": "ComputeBadge"}
@@ -86,6 +86,20 @@ def votes_of(proposal: Proposal) -> QuerySet[Vote]:
 
 def vote_by(proposal: Proposal, voter: str) -> Vote | None:
     return proposal.votes.filter(voter__iexact=voter).first()
+
+
+def relayed_ballot(proposal: Proposal, voter: str) -> RelayedBallot | None:
+    """The voter's latest relayed ballot on this proposal (pending, confirmed or failed)."""
+    return (
+        RelayedBallot.objects.filter(
+            chain_id=proposal.chain_id,
+            council=proposal.council,
+            proposal_id=proposal.proposal_id,
+            voter__iexact=voter,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 @dataclass(frozen=True)

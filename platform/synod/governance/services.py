@@ -1,5 +1,6 @@
-"""Writes for governance: the proposal mirror (called by the indexer's handlers), state
-refreshes from the councils' own views, and relayed (gasless) votes."""
+"""Writes for governance: the proposal mirror (called by the indexer's handlers, inside its
+transaction: they never call the chain node), state refreshes from the councils' own views,
+and relayed (gasless) votes with their outcome."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from eth_account.messages import encode_typed_data
 from web3 import Web3
 
 from synod.chain import bindings, typed_data
+from synod.chain import selectors as chain_selectors
 from synod.chain.client import get_web3
 from synod.chain.errors import ContractRevert
 from synod.chain.events import DecodedEvent
-from synod.chain.sender import TransactionError
+from synod.chain.models import OutgoingTransaction
+from synod.chain.sender import IdempotencyConflict, NotSent
 from synod.chain.services import send_contract_call
 from synod.governance.actions import council_contract, describe_action, title_of
 from synod.governance.models import (
@@ -39,6 +42,8 @@ STATE_BY_INDEX = [
     ProposalState.SUCCEEDED, ProposalState.QUEUED, ProposalState.EXPIRED, ProposalState.EXECUTED,
 ]  # fmt: skip
 COUNCIL_BY_CONTRACT = {council_contract(c): c for c in Council.values}
+# The sender's `purpose` of relayed votes: how a mined VoteCast is known to be relayed.
+RELAY_PURPOSE = "relayed vote"
 
 
 def _council_of(event: DecodedEvent) -> str:
@@ -55,11 +60,7 @@ def _proposal_for(event: DecodedEvent) -> Proposal | None:
 
 def chain_time() -> datetime:
     """The latest block's timestamp: what the timelock compares an ETA with."""
-    return _block_time("latest")
-
-
-def _block_time(block_number: int | str) -> datetime:
-    block = get_web3().eth.get_block(block_number)
+    block = get_web3().eth.get_block("latest")
     return datetime.fromtimestamp(block["timestamp"], tz=UTC)
 
 
@@ -92,7 +93,9 @@ def record_proposal_created(event: DecodedEvent) -> Proposal:
             "state_block": event.block_number,
             "created_block": event.block_number,
             "created_tx": event.tx_hash,
-            "created_at": _block_time(event.block_number),
+            # The indexer reads block timestamps with the logs: a handler never asks the
+            # node. Only events stored before timestamps were kept lack one.
+            "created_at": event.block_time or timezone.now(),
         },
     )
     _mark_pending_votes(proposal, event.block_number, event.tx_hash)
@@ -163,11 +166,31 @@ def record_vote(event: DecodedEvent) -> Vote | None:
         field = _TALLY_FIELD[support]
         setattr(proposal, field, getattr(proposal, field) + vote.weight)
         proposal.save(update_fields=[field])
+    _confirm_relayed_ballot(event)
     return vote
 
 
+def _relay_transaction(event: DecodedEvent) -> OutgoingTransaction | None:
+    outgoing = chain_selectors.outgoing_transaction_by_hash(event.tx_hash, chain_id=event.chain_id)
+    return outgoing if outgoing is not None and outgoing.purpose == RELAY_PURPOSE else None
+
+
 def _was_relayed(event: DecodedEvent) -> bool:
-    return RelayedBallot.objects.filter(outgoing_tx_hash__iexact=event.tx_hash).exists()
+    return _relay_transaction(event) is not None
+
+
+def _confirm_relayed_ballot(event: DecodedEvent) -> None:
+    """The vote is on chain: its ballot is confirmed, whoever recorded the receipt first."""
+    outgoing = _relay_transaction(event)
+    if outgoing is None:
+        return
+    RelayedBallot.objects.filter(
+        idempotency_key=outgoing.idempotency_key, status=RelayedBallot.Status.PENDING
+    ).update(
+        status=RelayedBallot.Status.MINED,
+        outgoing_tx_hash=outgoing.tx_hash,
+        settled_at=timezone.now(),
+    )
 
 
 def forget_vote(event: DecodedEvent) -> None:
@@ -313,11 +336,47 @@ def check_can_vote(*, proposal: Proposal, voter: str) -> None:
         )
 
 
+# A ballot whose transaction the sender has not saved this long after it was created was
+# never sent (the relay request died before it could be): it is released.
+NEVER_SENT_AFTER = timedelta(minutes=10)
+
+# Why the council refused a relayed vote, in plain words, by custom error name.
+_REFUSALS = {
+    "GovernorAlreadyCastVote": "this address had already voted on this proposal",
+    "GovernorUnexpectedProposalState": "voting on this proposal was not open any more",
+    "GovernorNonexistentProposal": "the council does not know this proposal",
+    "GovernorInvalidSignature": (
+        "the council did not accept the ballot's signature: the voter's ballot nonce had "
+        "moved on (another signed vote used it); sign a new ballot"
+    ),
+    "GovernorInvalidVoteType": "the choice must be for, against or abstain",
+}
+
+
+def refusal_in_plain_words(revert: str) -> str:
+    """A council revert ("GovernorAlreadyCastVote(voter=0x…)") as a voter can read it."""
+    name = revert.split("(", 1)[0]
+    return _REFUSALS.get(name) or f"the council refused it ({revert or 'no reason given'})"
+
+
+def _failure_in_plain_words(outgoing: OutgoingTransaction) -> str:
+    if outgoing.revert_name:
+        return refusal_in_plain_words(outgoing.revert_name)
+    if outgoing.block_number is not None:
+        return "the transaction was mined but reverted without a reason"
+    return f"the platform's transaction was dropped ({outgoing.last_error or 'no reason given'})"
+
+
 def relay_vote(
     *, proposal: Proposal, voter: str, support: int, reason: str, nonce: int, signature: str
-):
+) -> RelayedBallot:
     """Relay a badge holder's signed ballot through the platform's sender, once per
-    proposal and voter, within the voter's relay budget."""
+    proposal and voter, within the voter's relay budget.
+
+    Returns the ballot, PENDING: its transaction is saved in the sender's outbox and on its
+    way (when the broadcast failed, the sender's resend task sends it), so it may still
+    land; `settle_relayed_ballots` later records the outcome. Raises VoteRefused, with
+    the reason, when nothing was sent; then nothing is kept."""
     if support not in VoteSupport.values:
         raise VoteRefused("support must be 0 (against), 1 (for) or 2 (abstain)")
     if len(reason) > MAX_REASON_CHARS:
@@ -338,37 +397,130 @@ def relay_vote(
             status=403,
         )
     check_can_vote(proposal=proposal, voter=voter)
-
-    since = timezone.now() - timedelta(days=1)
-    used = RelayedBallot.objects.filter(voter=voter, created_at__gte=since).count()
-    if used >= settings.GOVERNANCE_RELAY_BUDGET_PER_DAY:
-        raise VoteRefused(
-            f"relay budget used: {used} relayed votes in 24 hours; vote from your wallet instead",
-            status=429,
-        )
-    try:
-        with transaction.atomic():
-            ballot = RelayedBallot.objects.create(
-                chain_id=proposal.chain_id, council=proposal.council,
-                proposal_id=proposal.proposal_id, voter=voter, support=support,
-                reason=reason, signature=signature,
-            )  # fmt: skip
-    except IntegrityError as exc:
-        raise VoteRefused("this vote was already relayed", status=409) from exc
+    # An earlier relay of this voter that failed on chain frees the way for this one.
+    settle_relayed_ballots(proposal=proposal, voter=voter)
+    ballot = _record_ballot(proposal, voter, support, reason, signature)
     try:
         outgoing = send_contract_call(
             contract=council_contract(proposal.council),
             function="castVoteWithReasonAndParamsBySig",
             args=[int(proposal.proposal_id), support, voter, reason, b"", signature],
-            idempotency_key=f"relay-vote:{ballot.chain_id}:{ballot.council}:"
-            f"{ballot.proposal_id}:{voter}",
-            purpose="relayed vote",
+            idempotency_key=ballot.idempotency_key,
+            purpose=RELAY_PURPOSE,
             wait=False,
         )
-    except (ContractRevert, TransactionError) as exc:
-        # Nothing was mined: forget the ballot so the voter can try again or vote directly.
+    except ContractRevert as exc:
+        ballot.delete()  # never sent: the voter may try again or vote from the wallet
+        raise VoteRefused(
+            f"the council refused the vote: {refusal_in_plain_words(str(exc))}", status=409
+        ) from exc
+    except (NotSent, IdempotencyConflict) as exc:
         ballot.delete()
-        raise VoteRefused(f"the council refused the vote: {exc}", status=409) from exc
+        reason_text = exc.reason if isinstance(exc, NotSent) else str(exc)
+        raise VoteRefused(
+            f"the vote could not be sent ({reason_text}); nothing was recorded, try again",
+            status=503,
+        ) from exc
+    except Exception as exc:
+        # Whatever went wrong, the outbox says whether the transaction is in flight: once
+        # saved it may land, so the ballot stays and the voter hears "pending".
+        outgoing = chain_selectors.outgoing_transaction(
+            ballot.idempotency_key, chain_id=ballot.chain_id
+        )
+        if outgoing is None:
+            ballot.delete()
+            raise
+        logger.warning(
+            "relayed vote %s is saved but not broadcast yet (%s); the resend task sends it",
+            outgoing.tx_hash,
+            exc,
+        )
     ballot.outgoing_tx_hash = outgoing.tx_hash
     ballot.save(update_fields=["outgoing_tx_hash"])
     return ballot
+
+
+def _record_ballot(
+    proposal: Proposal, voter: str, support: int, reason: str, signature: str
+) -> RelayedBallot:
+    since = timezone.now() - timedelta(days=1)
+    used = (
+        RelayedBallot.objects.filter(voter=voter, created_at__gte=since)
+        .exclude(status=RelayedBallot.Status.FAILED)
+        .count()
+    )
+    if used >= settings.GOVERNANCE_RELAY_BUDGET_PER_DAY:
+        raise VoteRefused(
+            f"relay budget used: {used} relayed votes in 24 hours; vote from your wallet instead",
+            status=429,
+        )
+    same_vote = RelayedBallot.objects.filter(
+        chain_id=proposal.chain_id,
+        council=proposal.council,
+        proposal_id=proposal.proposal_id,
+        voter=voter,
+    )
+    try:
+        with transaction.atomic():
+            # One sender key per attempt: a retry after a failed relay is a new transaction.
+            attempt = same_vote.count() + 1
+            return RelayedBallot.objects.create(
+                chain_id=proposal.chain_id, council=proposal.council,
+                proposal_id=proposal.proposal_id, voter=voter, support=support,
+                reason=reason, signature=signature,
+                idempotency_key=f"relay-vote:{proposal.chain_id}:{proposal.council}:"
+                f"{proposal.proposal_id}:{voter}:{attempt}",
+            )  # fmt: skip
+    except IntegrityError as exc:
+        raise VoteRefused(
+            "a relayed vote of this address on this proposal is already on its way", status=409
+        ) from exc
+
+
+def settle_relayed_ballots(*, proposal: Proposal | None = None, voter: str | None = None) -> int:
+    """Bring pending ballots up to date with their transactions in the sender's outbox
+    (whose receipts the sender's resend task records): confirmed when mined; failed, with
+    the reason in plain words, when reverted or dropped for good, or when nothing was saved
+    for it long after it was made. Only then is a ballot released: it no longer counts
+    towards the relay budget and the voter may relay again. Reads only the database.
+    Returns how many ballots changed."""
+    ballots = RelayedBallot.objects.filter(status=RelayedBallot.Status.PENDING)
+    if proposal is not None:
+        ballots = ballots.filter(
+            chain_id=proposal.chain_id, council=proposal.council, proposal_id=proposal.proposal_id
+        )
+    if voter is not None:
+        ballots = ballots.filter(voter__iexact=voter)
+    changed = 0
+    for ballot in ballots:
+        outgoing = chain_selectors.outgoing_transaction(
+            ballot.idempotency_key, chain_id=ballot.chain_id
+        )
+        updates = _settlement(ballot, outgoing)
+        if updates and RelayedBallot.objects.filter(
+            pk=ballot.pk, status=RelayedBallot.Status.PENDING
+        ).update(**updates):
+            changed += 1
+    return changed
+
+
+def _settlement(ballot: RelayedBallot, outgoing: OutgoingTransaction | None) -> dict:
+    now = timezone.now()
+    Status = OutgoingTransaction.Status
+    if outgoing is None:
+        if ballot.created_at > now - NEVER_SENT_AFTER:
+            return {}  # its relay request may still be on its way to the sender
+        return {
+            "status": RelayedBallot.Status.FAILED,
+            "error": "the platform stopped before sending it; nothing was sent",
+            "settled_at": now,
+        }
+    if outgoing.status == Status.MINED:
+        return {"status": RelayedBallot.Status.MINED, "outgoing_tx_hash": outgoing.tx_hash,
+                "settled_at": now}  # fmt: skip
+    if outgoing.status == Status.FAILED:
+        return {"status": RelayedBallot.Status.FAILED, "outgoing_tx_hash": outgoing.tx_hash,
+                "error": _failure_in_plain_words(outgoing), "settled_at": now}  # fmt: skip
+    if ballot.outgoing_tx_hash != outgoing.tx_hash:
+        return {"outgoing_tx_hash": outgoing.tx_hash}  # in flight; the hash was not kept yet
+    return {}

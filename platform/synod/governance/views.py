@@ -18,7 +18,7 @@ from synod.chain.errors import ContractRevert
 from synod.governance import selectors, services, wallet_calls
 from synod.governance.actions import BUILDERS, KIND_LABELS, PARAMETERS, ProposalInputError
 from synod.governance.forms import FORMS, KIND_COUNCIL, RelayForm, VoteForm
-from synod.governance.models import Council, Proposal, ProposalState
+from synod.governance.models import Council, Proposal, ProposalState, RelayedBallot
 
 logger = logging.getLogger(__name__)
 
@@ -102,16 +102,20 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, proposal: Proposal) -> dict:
     head = _head_block()
     badges = _user_badges(request)
-    my_vote = (
-        selectors.vote_by(proposal, request.user.address) if request.user.is_authenticated else None
-    )
+    signed_in = request.user.is_authenticated
+    my_vote = selectors.vote_by(proposal, request.user.address) if signed_in else None
+    relay = selectors.relayed_ballot(proposal, request.user.address) if signed_in else None
+    # A relayed vote still on its way (or confirmed, not yet indexed) is not voted again.
+    relay_open = relay is not None and relay.status != RelayedBallot.Status.FAILED
     return {
         "proposal": proposal,
         "tally": selectors.tally(proposal),
         "timing": selectors.timing(proposal, head),
         "votes": selectors.votes_of(proposal),
         "my_vote": my_vote,
-        "can_vote": bool(badges.get(proposal.council)) and my_vote is None
+        "relay": relay,
+        "relay_open": relay_open,
+        "can_vote": bool(badges.get(proposal.council)) and my_vote is None and not relay_open
         and proposal.state == ProposalState.ACTIVE,
         "holds_badge": bool(badges.get(proposal.council)),
         "evidence": selectors.evidence_for(proposal),
@@ -241,7 +245,17 @@ def relay(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse:
         )  # fmt: skip
     except services.VoteRefused as exc:
         return _json_error(str(exc), exc.status)
-    return JsonResponse({"status": "sent", "txHash": ballot_row.outgoing_tx_hash}, status=202)
+    # In flight, whether or not a node took it yet: it counts once mined, and the page
+    # shows the outcome either way.
+    return JsonResponse(
+        {
+            "status": ballot_row.status,
+            "txHash": ballot_row.outgoing_tx_hash,
+            "detail": "Your vote is pending: the platform sent your signed ballot; it counts "
+            "once its transaction is mined.",
+        },
+        status=202,
+    )
 
 
 def _operation_call(request, council, proposal_id, *, allowed, build, verb) -> JsonResponse:
@@ -281,4 +295,5 @@ def sync(request: HttpRequest) -> HttpResponse:
 
     index_chain()
     services.refresh_proposal_states()
+    services.settle_relayed_ballots()
     return HttpResponse(status=204)
