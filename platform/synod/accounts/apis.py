@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from synod.accounts.authentication import IsAuthenticatedCountingFailures
 from synod.tickets.selectors import ticket_summary
 
 
-@extend_schema_serializer(component_name="Error")
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 class AccountApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticatedCountingFailures]
 
     @extend_schema_serializer(component_name="Account")
     class OutputSerializer(serializers.Serializer):
@@ -37,12 +32,9 @@ class AccountApi(APIView):
             "Whole tickets. A figure is null when its contract is not deployed yet, or when "
             "the chain does not answer (then `chain_reachable` is false)."
         ),
-        responses={
-            200: OutputSerializer,
-            401: OpenApiResponse(ErrorSerializer, description="No API key sent."),
-            403: OpenApiResponse(ErrorSerializer, description="Key unknown, revoked or expired."),
-            429: OpenApiResponse(ErrorSerializer, description="Rate limited; see Retry-After."),
-        },
+        # The error answers (401, 403, 429, ...) are added to every operation in one place:
+        # synod.common.api.document_error_responses.
+        responses={200: OutputSerializer},
     )
     def get(self, request: Request) -> Response:
         address = request.user.address

@@ -5,15 +5,20 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
-from synod.accounts import selectors, services
+from synod.accounts import selectors, services, throttles
 from synod.accounts.models import User, UserAPIKey
 
 
 class BearerAPIKeyAuthentication(BaseAuthentication):
     """No header: not authenticated (401 with WWW-Authenticate, from the permission check).
-    A key that is unknown, revoked or expired: 403, with the reason."""
+    A key that is unknown, revoked or expired: 403, with the reason.
+
+    Every refused key counts against the client address (throttles.AUTH_FAILURE_SCOPE); over
+    that limit the answer is 429, and the key is not even looked at until the window ends.
+    """
 
     keyword = b"bearer"
 
@@ -21,6 +26,16 @@ class BearerAPIKeyAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword:
             return None
+        throttles.refuse_while_failing_authentication(request)
+        try:
+            api_key = self._usable_key(parts)
+        except exceptions.PermissionDenied:
+            throttles.count_failed_authentication(request)
+            raise
+        services.record_api_key_use(api_key)
+        return api_key.user, api_key
+
+    def _usable_key(self, parts: list[bytes]) -> UserAPIKey:
         if len(parts) != 2:
             raise exceptions.PermissionDenied("Send exactly `Authorization: Bearer <api key>`.")
         try:
@@ -36,11 +51,21 @@ class BearerAPIKeyAuthentication(BaseAuthentication):
             raise exceptions.PermissionDenied("This API key has expired.")
         if not api_key.user.is_active:
             raise exceptions.PermissionDenied("This account is disabled.")
-        services.record_api_key_use(api_key)
-        return api_key.user, api_key
+        return api_key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+class IsAuthenticatedCountingFailures(IsAuthenticated):
+    """IsAuthenticated, where a request without credentials counts as a failed
+    authentication of its client address: a flood of 401s ends in 429s too."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        if super().has_permission(request, view):
+            return True
+        throttles.count_failed_authentication(request)
+        return False
 
 
 class BearerAPIKeyScheme(OpenApiAuthenticationExtension):

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
+import re
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from synod.common.api import (
+    ValidatedPageNumberPagination,
+    choice_parameter,
+    paginated_response,
+    query_parameters,
+)
 from synod.governance import selectors
 from synod.governance.actions import KIND_LABELS
 from synod.governance.models import Council, Proposal, ProposalState
 
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+# A uint256 in decimal: at most 78 digits.
+PROPOSAL_ID_PATTERN = r"^[0-9]{1,78}$"
 
-class ProposalPagination(PageNumberPagination):
+
+class ProposalPagination(ValidatedPageNumberPagination):
     page_size = 20
-    page_size_query_param = "page_size"
     max_page_size = 100
 
 
@@ -69,64 +80,88 @@ class ProposalDetailSerializer(ProposalSerializer):
         fields = [*ProposalSerializer.Meta.fields, "description", "targets", "calldatas", "votes"]
 
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("council", str, enum=Council.values),
-    OpenApiParameter("state", str, enum=ProposalState.values),
-    OpenApiParameter("kind", str, enum=list(KIND_LABELS)),
-    OpenApiParameter("proposer", str, description="An address."),
-    OpenApiParameter("q", str, description="Search in title and description."),
-]
-
-
-class ProposalListApi(ListAPIView):
+class ProposalListApi(APIView):
     """Proposals of every council, newest first, as the chain indexer mirrored them."""
 
     permission_classes = [AllowAny]
-    serializer_class = ProposalSerializer
     pagination_class = ProposalPagination
 
-    @extend_schema(parameters=FILTER_PARAMETERS)
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    class FilterSerializer(serializers.Serializer):
+        council = choice_parameter(Council.values, required=False)
+        state = choice_parameter(ProposalState.values, required=False)
+        kind = choice_parameter(list(KIND_LABELS), required=False)
+        proposer = serializers.RegexField(
+            ADDRESS_PATTERN,
+            required=False,
+            help_text="The proposer's address (any letter case).",
+            error_messages={"invalid": "Enter an address: 0x and 40 hexadecimal digits."},
+        )
+        q = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=200,
+            help_text="Search in title and description, or an exact proposal id.",
+        )
 
-    def get_queryset(self):
-        params = self.request.query_params
-
-        def choice(name: str, allowed) -> str:
-            value = params.get(name, "")
-            return value if value in allowed else ""
-
-        return selectors.proposals(
+    @extend_schema(parameters=[FilterSerializer], responses=ProposalSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=query_parameters(request))
+        filters.is_valid(raise_exception=True)
+        chosen = filters.validated_data
+        proposals = selectors.proposals(
             selectors.ProposalFilters(
-                council=choice("council", Council.values),
-                state=choice("state", ProposalState.values),
-                kind=choice("kind", KIND_LABELS),
-                proposer=params.get("proposer", "")[:42],
-                search=params.get("q", "")[:200],
+                council=chosen.get("council", ""),
+                state=chosen.get("state", ""),
+                kind=chosen.get("kind", ""),
+                proposer=chosen.get("proposer", ""),
+                search=chosen.get("q", ""),
             )
+        )
+        return paginated_response(
+            pagination=self.pagination_class(),
+            serializer_class=ProposalSerializer,
+            queryset=proposals,
+            request=request,
         )
 
 
-class ProposalDetailApi(RetrieveAPIView):
+class ProposalDetailApi(APIView):
     """One proposal with its decoded actions and every vote. The same id can exist in two
     councils (ids hash only the actions): pass `council` then."""
 
     permission_classes = [AllowAny]
-    serializer_class = ProposalDetailSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("council", OpenApiTypes.STR, enum=Council.values)])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    class FilterSerializer(serializers.Serializer):
+        council = choice_parameter(Council.values, required=False)
 
-    def get_object(self) -> Proposal:
-        proposal_id = self.kwargs["proposal_id"]
-        council = self.request.query_params.get("council", "")
-        matches = selectors.proposals(selectors.ProposalFilters(council=council)).filter(
-            proposal_id=proposal_id
+    @extend_schema(
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter(
+                "proposal_id",
+                str,
+                OpenApiParameter.PATH,
+                pattern=PROPOSAL_ID_PATTERN,
+                description="The on-chain proposal id (uint256), in decimal.",
+            ),
+        ],
+        responses=ProposalDetailSerializer,
+    )
+    def get(self, request: Request, proposal_id: str) -> Response:
+        filters = self.FilterSerializer(data=query_parameters(request))
+        filters.is_valid(raise_exception=True)
+        if not re.fullmatch(PROPOSAL_ID_PATTERN, proposal_id):
+            raise serializers.ValidationError(
+                {"proposal_id": "A proposal id is a decimal number (uint256)."}
+            )
+        council = filters.validated_data.get("council", "")
+        found = list(
+            selectors.proposals(selectors.ProposalFilters(council=council)).filter(
+                proposal_id=str(int(proposal_id))
+            )[:2]
         )
-        found = list(matches[:2])
         if not found:
             raise NotFound("No proposal with that id on this chain.")
         if len(found) > 1:
             raise NotFound("That id exists in several councils: add ?council=data|model|compute.")
-        return found[0]
+        return Response(ProposalDetailSerializer(found[0]).data)

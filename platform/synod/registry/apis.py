@@ -6,19 +6,18 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.generics import ListAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from synod.common.api import ValidatedPageNumberPagination, paginated_response
 from synod.registry import selectors
 from synod.registry.models import Evaluation, ModelVersion
 
 
-class RegistryPagination(PageNumberPagination):
+class RegistryPagination(ValidatedPageNumberPagination):
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
 
 
@@ -55,7 +54,7 @@ def _latest_evaluation(model: ModelVersion) -> Evaluation | None:
     return (on_own_dataset or evaluations or [None])[0]
 
 
-class ModelListApi(ListAPIView):
+class ModelListApi(APIView):
     permission_classes = [AllowAny]
     pagination_class = RegistryPagination
 
@@ -81,11 +80,6 @@ class ModelListApi(ListAPIView):
             evaluation = _latest_evaluation(model)
             return EvaluationSummarySerializer(evaluation).data if evaluation else None
 
-    serializer_class = OutputSerializer
-
-    def get_queryset(self):
-        return selectors.approved_model_versions()
-
     @extend_schema(
         operation_id="models_list",
         summary="Approved model versions",
@@ -93,12 +87,18 @@ class ModelListApi(ListAPIView):
             "Model versions the model council approved on-chain and has not revoked: their "
             "input/output signature, price per call and latest evaluation metrics."
         ),
+        responses=OutputSerializer(many=True),
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    def get(self, request: Request) -> Response:
+        return paginated_response(
+            pagination=self.pagination_class(),
+            serializer_class=self.OutputSerializer,
+            queryset=selectors.approved_model_versions(),
+            request=request,
+        )
 
 
-class DatasetListApi(ListAPIView):
+class DatasetListApi(APIView):
     permission_classes = [AllowAny]
     pagination_class = RegistryPagination
 
@@ -115,15 +115,16 @@ class DatasetListApi(ListAPIView):
         column_types = serializers.DictField(child=serializers.CharField())
         approval = ApprovalSerializer(source="*")
 
-    serializer_class = OutputSerializer
-
-    def get_queryset(self):
-        return selectors.approved_datasets()
-
     @extend_schema(
         operation_id="datasets_list",
         summary="Approved datasets",
         description="Datasets the data council approved on-chain and has not revoked.",
+        responses=OutputSerializer(many=True),
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    def get(self, request: Request) -> Response:
+        return paginated_response(
+            pagination=self.pagination_class(),
+            serializer_class=self.OutputSerializer,
+            queryset=selectors.approved_datasets(),
+            request=request,
+        )

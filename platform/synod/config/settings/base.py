@@ -245,7 +245,10 @@ CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{DATA_DIR 
 SYNOD_THROTTLE_RATES = {
     "siwe-nonce": "30/minute",
     "siwe-sign-in": "20/minute",
+    # Per user (all of their keys together); per client address without a key.
     "api": "600/minute",
+    # Per client address: unknown, revoked or expired keys, and no key where one is needed.
+    "api-auth-failure": "60/minute",
 }
 
 # --- Registry -----------------------------------------------------------------------------
@@ -294,6 +297,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["synod.accounts.throttles.ApiRateThrottle"],
+    # Every error body is exactly {"detail": "..."}; Django's size limits become 413/400.
+    "EXCEPTION_HANDLER": "synod.common.api.exception_handler",
     # Client addresses for rate limits: X-Forwarded-For is trusted for this many proxy hops.
     "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
 }
@@ -306,6 +311,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The error answers of every operation, documented in one place.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "synod.common.api.document_error_responses",
+    ],
 }
 
 LOGGING = {
