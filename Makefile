@@ -44,4 +44,4 @@ check: setup
 
 # Forget the local chain, database and broker (keeps installs and the contract build cache).
 clean-data:
-	rm -rf var/synod.sqlite3* var/anvil-state.json var/deployments var/broker var/celerybeat-schedule*
+	rm -rf var/synod.sqlite3* var/anvil-state.json var/deployments var/broker var/run var/cache var/celerybeat-schedule*

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from synod.chain.client import operator_account, signing_web3
 from synod.chain.compiler import compile_contracts
 from synod.chain.deployment import DeployedContract, deploy_contracts
 from synod.chain.devnode import DevNode, start_devnode
+from synod.config import embedded_broker
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker() -> Iterator[str]:
+    """The embedded broker of this test session (a real Valkey server on a Unix socket),
+    unless CELERY_BROKER_URL names another broker."""
+    if not embedded_broker.is_embedded(settings.CELERY_BROKER_URL, settings.BROKER_DIR):
+        yield settings.CELERY_BROKER_URL
+        return
+    server = embedded_broker.EmbeddedBroker(settings.BROKER_DIR).start()
+    yield server.url
+    server.stop()
+    shutil.rmtree(settings.BROKER_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -24,11 +24,16 @@ def _redis_answers() -> bool:
         return False
 
 
+# The local settings, not the test settings: they derive the broker from SYNOD_DATA_DIR alone.
+_LOCAL = "synod.config.settings.local"
+
+
 @pytest.fixture
 def worker_factory(tmp_path) -> Iterator:
     processes: list[subprocess.Popen] = []
 
-    def start(env_overrides: dict) -> subprocess.Popen:
+    def start(env_overrides: dict[str, str | None]) -> subprocess.Popen:
+        """Starts a worker; an override of None removes that variable."""
         env = {
             **os.environ,
             "PYTHONPATH": str(settings.REPO_DIR / "platform"),
@@ -36,6 +41,7 @@ def worker_factory(tmp_path) -> Iterator:
             "SYNOD_DATA_DIR": str(tmp_path),
             **env_overrides,
         }
+        env = {name: value for name, value in env.items() if value is not None}
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "synod", "worker", "--pool", "solo",
              "--loglevel", "WARNING", "--hostname", f"roundtrip-{os.getpid()}@%h"],
@@ -65,19 +71,23 @@ def _round_trip(app: Celery, worker: subprocess.Popen) -> tuple[str, float]:
     return result, time.monotonic() - started
 
 
-def test_round_trip_through_the_embedded_filesystem_broker(tmp_path, worker_factory):
-    # The worker runs with SYNOD_DATA_DIR=tmp_path, so its broker lives in tmp_path/broker.
-    broker_dir = tmp_path / "broker"
-    options = embedded_broker.transport_options(broker_dir)
-    backend = embedded_broker.result_backend(broker_dir)
-    embedded_broker.prepare(options, backend)
-    worker = worker_factory({"CELERY_BROKER_URL": embedded_broker.URL})
-    app = Celery(
-        "roundtrip", broker=embedded_broker.URL, backend=backend, broker_transport_options=options
-    )
-    result, seconds = _round_trip(app, worker)
-    assert result == "pong"
-    assert seconds < 30
+def test_round_trip_through_the_embedded_broker(tmp_path, worker_factory):
+    server = embedded_broker.EmbeddedBroker(tmp_path / "broker").start()
+    try:
+        # The worker finds the same broker on its own: the default for SYNOD_DATA_DIR=tmp_path.
+        worker = worker_factory(
+            {
+                "CELERY_BROKER_URL": None,
+                "CELERY_RESULT_BACKEND": None,
+                "DJANGO_SETTINGS_MODULE": _LOCAL,
+            }
+        )
+        app = Celery("roundtrip", broker=server.url, backend=server.result_backend)
+        result, seconds = _round_trip(app, worker)
+        assert result == "pong"
+        assert seconds < 30
+    finally:
+        server.stop()
 
 
 @pytest.mark.skipif(not _redis_answers(), reason="no Redis answers on 127.0.0.1:6379")

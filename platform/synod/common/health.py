@@ -1,19 +1,34 @@
-"""Live checks of the parts the platform needs: database, broker and workers, chain."""
+"""Checks of the parts the platform needs: database, broker and workers, chain.
+
+Cheap enough to answer every poll of the status panel and every `/healthz`: workers and beat
+are read from the heartbeats they publish (one query), and the broker and chain answers are
+remembered per process for a moment, so a burst of health requests never becomes a burst of
+broker round trips or node calls.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from synod.chain import selectors as chain_selectors
 from synod.common.models import ServiceHeartbeat
+from synod.common.services import WORKER_PREFIX
+from synod.config import embedded_broker
 from synod.config.celery import app as celery_app
 
 BEAT_STALE_AFTER = timedelta(seconds=30)
+# Workers beat every 5 s (synod.common.worker_heartbeat); three missed beats mean gone.
+WORKER_STALE_AFTER = timedelta(seconds=15)
+BROKER_ANSWER_TTL_S = 5.0
+CHAIN_ANSWER_TTL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,36 +61,85 @@ def check_database() -> Check:
             cursor.execute("SELECT 1")
         return Check(True, f"{connection.vendor} answered")
     except Exception as exc:
-        return Check(False, f"database unreachable: {exc}")
+        return Check(False, f"database unreachable: {type(exc).__name__}")
 
 
-def check_broker() -> Check:
+class _Remembered:
+    """One check's last answer in this process, reused for `ttl_s` seconds."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._answers: dict[tuple, tuple[float, Check]] = {}
+
+    def get(self, key: tuple, compute: Callable[[], Check]) -> Check:
+        with self._lock:
+            remembered = self._answers.get(key)
+            if remembered and time.monotonic() - remembered[0] < self.ttl_s:
+                return remembered[1]
+        answer = compute()
+        with self._lock:
+            self._answers[key] = (time.monotonic(), answer)
+        return answer
+
+    def forget(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+_broker_answers = _Remembered(BROKER_ANSWER_TTL_S)
+_chain_answers = _Remembered(CHAIN_ANSWER_TTL_S)
+
+
+def forget_remembered_answers() -> None:
+    """Drops the remembered broker and chain answers (tests, after changing settings)."""
+    _broker_answers.forget()
+    _chain_answers.forget()
+
+
+def _ask_broker() -> Check:
+    if embedded_broker.is_embedded(settings.CELERY_BROKER_URL, settings.BROKER_DIR):
+        if embedded_broker.answers(settings.BROKER_DIR):
+            return Check(True, "embedded Valkey broker answered", {"transport": "redis"})
+        return Check(False, "embedded broker unreachable: no answer on its socket")
     try:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             transport = conn.transport_cls
         return Check(True, f"{transport} broker reachable", {"transport": str(transport)})
     except Exception as exc:
-        return Check(False, f"broker unreachable: {exc}")
+        return Check(False, f"broker unreachable: {type(exc).__name__}")
 
 
-def check_workers(timeout: float = 1.0) -> Check:
-    started = time.monotonic()
+def check_broker() -> Check:
+    return _broker_answers.get((settings.CELERY_BROKER_URL,), _ask_broker)
+
+
+def check_workers() -> Check:
+    """Workers that published a heartbeat recently (see synod.common.worker_heartbeat)."""
     try:
-        replies = celery_app.control.inspect(timeout=timeout).ping() or {}
+        since = timezone.now() - WORKER_STALE_AFTER
+        beats = list(
+            ServiceHeartbeat.objects.filter(
+                service__startswith=WORKER_PREFIX, seen_at__gte=since
+            ).order_by("service")
+        )
     except Exception as exc:
-        return Check(False, f"could not ask workers: {exc}", {"count": 0})
-    names = sorted(replies)
-    elapsed_ms = round((time.monotonic() - started) * 1000)
-    detail = f"{len(names)} worker(s) answered" if names else "no worker answered"
-    return Check(bool(names), detail, {"count": len(names), "names": names, "ms": elapsed_ms})
+        return Check(False, f"could not read worker heartbeats: {type(exc).__name__}", {"count": 0})
+    names = [beat.service.removeprefix(WORKER_PREFIX) for beat in beats]
+    detail = f"{len(names)} worker(s) alive" if names else "no worker heartbeat"
+    return Check(
+        bool(names),
+        detail,
+        {"count": len(names), "names": names, "pids": [b.details.get("pid") for b in beats]},
+    )
 
 
 def check_beat() -> Check:
     try:
         heartbeat = ServiceHeartbeat.objects.filter(service="beat").first()
     except Exception as exc:
-        return Check(False, f"could not read beat heartbeat: {exc}")
+        return Check(False, f"could not read beat heartbeat: {type(exc).__name__}")
     if heartbeat is None:
         return Check(False, "beat has not run yet")
     age = timezone.now() - heartbeat.seen_at
@@ -83,7 +147,7 @@ def check_beat() -> Check:
     return Check(age < BEAT_STALE_AFTER, f"last tick {seconds}s ago", {"age_s": seconds})
 
 
-def check_chain() -> Check:
+def _ask_chain() -> Check:
     status = chain_selectors.chain_status()
     if not status.reachable:
         return Check(False, status.error or "chain unreachable")
@@ -102,11 +166,16 @@ def check_chain() -> Check:
     )
 
 
-def platform_status(*, include_workers: bool = True) -> PlatformStatus:
+def check_chain() -> Check:
+    key = (settings.CHAIN_RPC_URL, settings.CHAIN_ID, str(settings.DEPLOYMENTS_DIR))
+    return _chain_answers.get(key, _ask_chain)
+
+
+def platform_status() -> PlatformStatus:
     return PlatformStatus(
         database=check_database(),
         broker=check_broker(),
-        workers=check_workers() if include_workers else Check(False, "not checked"),
+        workers=check_workers(),
         beat=check_beat(),
         chain=check_chain(),
     )

@@ -1,9 +1,17 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from synod.common.health import platform_status
+
+# Paths whose clients read JSON: their errors are JSON `{"detail": ...}`, never a page.
+JSON_PATH_PREFIXES = ("/api/", "/v1/", "/auth/", "/healthz")
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith(JSON_PATH_PREFIXES)
 
 
 @require_GET
@@ -23,3 +31,35 @@ def status_partial(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     status = platform_status()
     return JsonResponse(status.as_dict(), status=200 if status.healthy else 503)
+
+
+# --- Error pages (used when DEBUG is off, which is the default) ------------------------------
+
+
+def _error(request: HttpRequest, status: int, title: str, detail: str) -> HttpResponse:
+    if wants_json(request):
+        return JsonResponse({"detail": detail}, status=status)
+    return render(
+        request, "common/error.html", {"title": title, "detail": detail, "status": status},
+        status=status,
+    )  # fmt: skip
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, "Bad request", "The request could not be understood.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, "Not allowed", "You are not allowed to see this.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, "Page not found", "Nothing is here. Check the address.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The last resort: renders without the request context (which may be what failed)."""
+    detail = "Something went wrong on our side. It has been logged; please try again."
+    if wants_json(request):
+        return JsonResponse({"detail": detail}, status=500)
+    return HttpResponse(loader.get_template("500.html").render({"detail": detail}), status=500)

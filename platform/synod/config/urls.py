@@ -19,3 +19,9 @@ urlpatterns = [
     path("", include("synod.accounts.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Friendly pages (JSON under the API paths) instead of Django's; debug pages only with DEBUG on.
+handler400 = "synod.common.views.bad_request"
+handler403 = "synod.common.views.permission_denied"
+handler404 = "synod.common.views.page_not_found"
+handler500 = "synod.common.views.server_error"

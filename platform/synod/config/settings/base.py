@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "synod.accounts.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "synod.common.middleware.WebRateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,16 +107,28 @@ STATICFILES_DIRS = [
 STATIC_ROOT = DATA_DIR / "staticfiles"
 
 # --- Celery -------------------------------------------------------------------------------
-# With no broker URL set, Celery runs on an embedded filesystem broker under the data
-# directory: no server to install. It supports broadcast, so `inspect().ping()` counts workers.
+# With no broker URL set, Celery runs on the embedded broker: a Valkey server from a PyPI wheel
+# on a Unix socket under the data directory, started and supervised by `run_platform`. It is
+# the same Redis transport a cluster uses. Results go to its database 1.
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=embedded_broker.URL)
-_EMBEDDED = CELERY_BROKER_URL == embedded_broker.URL
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=embedded_broker.url(BROKER_DIR))
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND",
-    default=embedded_broker.result_backend(BROKER_DIR) if _EMBEDDED else "",
+    default=embedded_broker.result_backend(BROKER_DIR)
+    if embedded_broker.is_embedded(CELERY_BROKER_URL, BROKER_DIR)
+    else "",
 ) or CELERY_BROKER_URL.replace("amqp://", "rpc://", 1)
-CELERY_BROKER_TRANSPORT_OPTIONS = embedded_broker.transport_options(BROKER_DIR) if _EMBEDDED else {}
+# A delivery a worker took but never acknowledged (it died) goes back to the queue after this
+# many seconds (Redis transports). Longer than any task runs: a task still running when it
+# passes would be delivered twice (tasks are idempotent, but it wastes work).
+CELERY_BROKER_VISIBILITY_TIMEOUT_S = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT_S", default=900)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT_S,
+    # A worker looks for such deliveries every 5 s (one sorted-set range query each time).
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT_S}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -249,6 +262,9 @@ SYNOD_THROTTLE_RATES = {
     "api": "600/minute",
     # Per client address: unknown, revoked or expired keys, and no key where one is needed.
     "api-auth-failure": "60/minute",
+    # Every page, htmx partial, status panel and /healthz, per client address (eight open
+    # status pages poll 240 times a minute).
+    "web": env.str("SYNOD_WEB_RATE", default="1200/minute"),
 }
 
 # --- Registry -----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from synod.config.settings.base import *  # noqa: F403
 from synod.config.settings.base import DATA_DIR, STATIC_ROOT, env
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Debug pages (tracebacks, settings, URL lists) only when a developer asks: DJANGO_DEBUG=true.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # Only for local development; production refuses to start without its own key.
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
 # anvil's first dev account: a published test key that only exists on local chains.
@@ -12,5 +13,7 @@ OPERATOR_PRIVATE_KEY = env.str(
     default="0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
 )
 DATA_DIR.mkdir(parents=True, exist_ok=True)
-# WhiteNoise looks here at start-up; in development it serves from the finders instead.
+# WhiteNoise serves static files from the finders (static/ and the npm packages), indexed once
+# at start-up: no collectstatic step, and only files found there are ever served.
+WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

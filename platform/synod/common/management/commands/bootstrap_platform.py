@@ -1,5 +1,6 @@
-"""The web process of `run_platform`: deploy (or reuse) the contracts, queue the demo
-content, then serve. One process, so Django and its libraries start once, not three times."""
+"""The one-shot start-up step of `run_platform`: deploy (or reuse) the contracts once the chain
+answers, then queue the local demo content. Run under the supervisor, which retries it with
+backoff if it fails; every step is idempotent."""
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -8,16 +9,14 @@ from synod.common.tasks import seed_demo
 
 
 class Command(BaseCommand):
-    help = "Deploy or reuse the contracts, queue the local demo content, then run the web server."
+    help = "Deploy or reuse the contracts, then queue the local demo content."
 
     def add_arguments(self, parser):
-        parser.add_argument("addr", nargs="?", default="127.0.0.1:8000")
         parser.add_argument("--no-demo", action="store_true")
         parser.add_argument("--wait", type=float, default=60, help="seconds to wait for the chain")
 
-    def handle(self, *args, addr: str, no_demo: bool, wait: float, **options):
+    def handle(self, *args, no_demo: bool, wait: float, **options):
         call_command("deploy_contracts", wait=wait)
         if not no_demo:
             seed_demo.delay()
             self.stdout.write("Demo content queued: a worker builds it in the background.")
-        call_command("runserver", addr, use_reloader=False)
