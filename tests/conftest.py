@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.test import override_settings
 
 from synod.chain.client import operator_account, signing_web3
@@ -14,6 +15,19 @@ from synod.chain.compiler import compile_contracts
 from synod.chain.deployment import DeployedContract, deploy_contracts
 from synod.chain.devnode import DevNode, start_devnode
 from synod.config import embedded_broker
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings, request):
+    """Rate-limit counters live in the cache: each test gets an empty one of its own, in
+    memory, so neither earlier tests nor test runs beside this one share its counters."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"rate-limits:{request.node.nodeid}",
+        }
+    }
+    cache.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,26 +4,12 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from django.core.cache import cache
 
 from synod.accounts import throttles
 from synod.chain.compiler import compile_contracts
 
 # 20 s into a one-minute window: every request of a test falls in the same window.
 FROZEN_NOW = 60 * 28_000_000 + 20.0
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits(settings, request):
-    """Rate-limit counters live in the cache: each test gets an empty one of its own, in
-    memory, so neither earlier tests nor test runs beside this one share its counters."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"rate-limits:{request.node.nodeid}",
-        }
-    }
-    cache.clear()
 
 
 @pytest.fixture

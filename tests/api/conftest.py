@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from eth_utils import keccak
 
 from synod.accounts import services
@@ -13,19 +12,6 @@ from tests.governance.conftest import sync
 from tests.registry import builders
 
 ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil dev account 1
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits(settings, request):
-    """Rate-limit counters live in the cache: each test gets an empty one of its own, in
-    memory, so neither earlier tests nor test runs beside this one share its counters."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"rate-limits:{request.node.nodeid}",
-        }
-    }
-    cache.clear()
 
 
 @pytest.fixture
