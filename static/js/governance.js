@@ -59,12 +59,14 @@
       try {
         payload = await response.json();
       } catch (e) {
-        payload = { detail: "The server answered " + response.status + "." };
+        payload = {}; // not the platform's JSON (a proxy's error page): no detail to show
       }
     }
     if (!response.ok) {
       var error = new Error(payload.detail || "The server answered " + response.status + ".");
       error.errors = payload.errors || {};
+      // Only the platform's own refusals carry a detail; a proxy's error page has none.
+      error.refusal = typeof payload.detail === "string" && payload.detail !== "";
       throw error;
     }
     return payload;
@@ -159,6 +161,21 @@
     }
   }
 
+  var RELAY_PENDING =
+    "Pending: the platform is sending your vote. It counts once its transaction is mined; " +
+    "the status above follows it.";
+
+  // What the relay's answer means for the voter. A refusal (409, 503, ...) carries the reason
+  // and means nothing was sent; without a readable answer the vote may still be on its way.
+  function relayError(err) {
+    if (err && err.refusal) return new Error("Your vote was not sent: " + err.message);
+    var what = String((err && err.message) || "no reply").replace(/\.$/, "");
+    return new Error(
+      "No clear answer from the platform (" + what + "): your vote may or may not have been " +
+      "sent. If it was, its status shows above in a moment."
+    );
+  }
+
   async function voteGasless(panel) {
     var chainId = parseInt(panel.dataset.chainId, 10);
     var vote = voteInput(panel);
@@ -171,13 +188,49 @@
       params: [from, JSON.stringify(ballot.typedData)],
     });
     say(panel, "Relaying your signed vote…", "info");
-    var relayed = await post(panel.dataset.relayUrl, {
-      support: vote.support,
-      reason: vote.reason,
-      nonce: String(ballot.typedData.message.nonce),
-      signature: signature,
-    });
-    await confirmAndSync(panel, relayed.txHash, panel.dataset.syncUrl, "Vote");
+    var relayed;
+    try {
+      relayed = await post(panel.dataset.relayUrl, {
+        support: vote.support,
+        reason: vote.reason,
+        nonce: String(ballot.typedData.message.nonce),
+        signature: signature,
+      });
+    } catch (err) {
+      if (!err.refusal) panel.dataset.relayAwaited = "1";
+      throw relayError(err);
+    }
+    // No receipt is awaited from the wallet's node: the platform sends the transaction (and
+    // resends it if need be), and the live area, which the server refreshes, shows whether
+    // it was counted or why it failed.
+    panel.dataset.relayAwaited = "1";
+    if (relayed.status === "pending") {
+      say(panel, RELAY_PENDING, "info");
+    } else {
+      say(panel, relayed.detail || "Your vote was relayed.", "info");
+    }
+  }
+
+  // The status line is outside the live area (it must survive each refresh), so it follows
+  // the live area's verdict on a relayed vote instead of saying "pending" for ever.
+  var RELAY_OUTCOMES = {
+    counted: { text: "Vote counted.", kind: "success", final: true },
+    mined: { text: "Vote confirmed on chain; it is being counted.", kind: "info", final: false },
+    failed: {
+      text: "Your relayed vote did not count; the reason shows above.",
+      kind: "error",
+      final: true,
+    },
+  };
+
+  function followRelayOutcome(live) {
+    var panel = live.closest("[data-governance]");
+    if (!panel || panel.dataset.relayAwaited !== "1") return;
+    var shown = live.querySelector("[data-vote-outcome]");
+    var outcome = shown && RELAY_OUTCOMES[shown.dataset.voteOutcome];
+    if (!outcome) return; // still pending: the status line already says so
+    say(panel, outcome.text, outcome.kind);
+    if (outcome.final) delete panel.dataset.relayAwaited;
   }
 
   async function voteFromWallet(panel) {
@@ -198,6 +251,11 @@
     var txHash = await send(prepared.call, from);
     await confirmAndSync(panel, txHash, panel.dataset.syncUrl, what);
   }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var live = event.target.closest && event.target.closest("#proposal-live");
+    if (live) followRelayOutcome(live);
+  });
 
   document.addEventListener("submit", function (event) {
     var form = event.target.closest("[data-proposal-form]");

@@ -1,8 +1,11 @@
-"""A badge holder, in a real browser, proposes a dataset approval, votes gasless, and after
-the voting period queues and executes it; the dataset then shows as approved."""
+"""A badge holder, in a real browser, proposes a dataset approval, votes gasless (pending
+until the platform's transaction is indexed, then counted), a second holder votes from the
+wallet, and after the voting period the first queues and executes it; the dataset then
+shows as approved."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -55,19 +58,62 @@ def test_badge_holder_proposes_votes_gasless_queues_and_executes(
     page.reload()
     expect(page.get_by_test_id("detail-state")).to_have_text("Active", timeout=15_000)
     page.get_by_label("Reason").fill("Clean and permissively licensed.")
+    status = page.locator("[data-tx-status]")
+
+    # The relay's refusal ("never sent") is shown with its reason; an answer that is no
+    # answer (a proxy's error page) leaves the outcome to the live area.
+    refusal = "the council refused the vote: voting is closed"
+    refused = json.dumps({"detail": refusal})
+    answers = [
+        {"status": 409, "content_type": "application/json", "body": refused},
+        {"status": 502, "content_type": "text/html", "body": "<h1>Bad gateway</h1>"},
+    ]
+    page.route("**/relay", lambda route: route.fulfill(**answers.pop(0)))
     page.get_by_test_id("vote-gasless").click()
-    expect(page.locator("[data-tx-status]")).to_have_text("Vote confirmed.", timeout=60_000)
+    expect(status).to_have_text(f"Your vote was not sent: {refusal}")
+    page.get_by_test_id("vote-gasless").click()
+    expect(status).to_have_text(
+        re.compile(
+            r"^No clear answer from the platform \(The server "
+            r"answered 502\): your vote may or may not have been"
+        )
+    )
+    page.unroute("**/relay")
+    assert errors and all(" 409 " in e or " 502 " in e for e in errors), errors  # the answers
+    errors.clear()
+
+    receipts_asked = wallet.calls.count("eth_getTransactionReceipt")  # by the proposal step
+    page.get_by_test_id("vote-gasless").click()
+    expect(status).to_have_text(re.compile(r"^Pending: the platform is sending your vote"))
+    # The live area shows the relayed ballot at once; the vote counts once it is indexed.
+    expect(page.get_by_test_id("relay-status")).to_have_attribute("data-status", "pending")
     assert "eth_signTypedData_v4" in wallet.calls
+    # The platform sends the vote: nothing is awaited from the wallet's node.
+    assert wallet.calls.count("eth_getTransactionReceipt") == receipts_asked
     assert wallet.typed_data_signed[0]["primaryType"] == "ExtendedBallot"
+    sync()
+    # No reload: the live area, refreshed by the server, brings the outcome.
+    expect(page.get_by_test_id("my-vote")).to_contain_text("(relayed)", timeout=15_000)
+    expect(status).to_have_text("Vote counted.")
+    page.reload()
     expect(page.get_by_test_id("votes")).to_contain_text("Clean and permissively licensed.")
     expect(page.get_by_test_id("votes")).to_contain_text("relayed")
 
+    # A second holder votes from the wallet: the wallet sends, the page waits for its receipt.
+    second_context = browser_context.browser.new_context(viewport={"width": 1280, "height": 860})
+    second_page = second_context.new_page()
+    second_errors = watch_for_page_errors(second_page)
+    second_wallet = ChainWallet(Account.from_key(ANVIL_DEV_KEYS[2]), chain_id=31337, w3=chain.w3)
+    second_wallet.install(second_page)
+    sign_in(second_page, live_server)
+    second_page.goto(page.url)
+    second_page.get_by_role("button", name="Send from wallet").click()
+    expect(second_page.locator("[data-tx-status]")).to_have_text("Vote confirmed.", timeout=60_000)
+    assert {"eth_sendTransaction", "eth_getTransactionReceipt"} <= set(second_wallet.calls)
+    assert not second_errors, second_errors
+    second_context.close()
+
     proposal = Proposal.objects.get(council="data")
-    council = bindings.contract("DataCouncil", w3=chain.w3)
-    second = Account.from_key(ANVIL_DEV_KEYS[2]).address
-    chain.w3.eth.wait_for_transaction_receipt(
-        council.functions.castVote(int(proposal.proposal_id), 1).transact({"from": second})
-    )
     chain.mine(proposal.vote_end - chain.w3.eth.block_number + 1)
     sync()
     page.reload()

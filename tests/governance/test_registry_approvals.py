@@ -111,7 +111,8 @@ def test_reconcile_takes_the_chain_record_whatever_the_mirror_said(suite, upload
         args={"datasetHash": digest}, block_number=10**9, block_hash="0x", tx_hash="0xgone",
         log_index=0,
     )  # fmt: skip
-    handlers.undo_approval_event(event)
+    handlers.note_undone_approval_event(event)  # in the rewind's transaction: no node call
+    handlers.reconcile_approvals_after_rewind(31337, 10**9 - 1)  # after it committed
     uploaded_dataset.refresh_from_db()
     assert uploaded_dataset.approval_status == "approved"
 

@@ -12,6 +12,7 @@ from django.db.models import Count, F, Min, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from synod.registry.models import (
+    ApprovalRecord,
     ApprovalStatus,
     Dataset,
     Evaluation,
@@ -110,6 +111,17 @@ def approved_model_versions() -> QuerySet[ModelVersion]:
 
 def approved_datasets() -> QuerySet[Dataset]:
     return Dataset.objects.filter(approval_status=ApprovalStatus.APPROVED).order_by("name", "id")
+
+
+def approvals_changed_after(block_number: int) -> list[tuple[str, str]]:
+    """(kind, sha256) of every approval whose latest recorded change came from a block
+    above `block_number`: after a reorg rewound the index to that block, the events that
+    set them are gone."""
+    return list(
+        ApprovalRecord.objects.filter(block_number__gt=block_number)
+        .order_by("kind", "sha256")
+        .values_list("kind", "sha256")
+    )
 
 
 def dataset_get(sha256: str) -> Dataset | None:
