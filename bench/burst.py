@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -83,7 +84,10 @@ def burst(
 ) -> BurstResult:
     paths = paths or PATHS
     started = time.monotonic()
-    with ProcessPoolExecutor(max_workers=processes) as pool:
+    # Spawned, not forked: a fork of a process with threads (a test session's browser driver,
+    # say) can inherit a lock held by another thread and hang.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=spawn) as pool:
         futures = [
             # Each process starts at another path, so all of them are hit at every moment.
             pool.submit(_one_process, base_url, paths[i % len(paths) :] + paths[: i % len(paths)],

@@ -59,9 +59,11 @@ def config_text(programs: list[Program], *, run_dir: Path, working_dir: Path) ->
     lines = [
         "[supervisord]",
         "nodaemon=true",
-        # Its own log (starts, exits, restarts) goes to the terminal, as the programs' output does.
-        "logfile=/dev/stdout",
-        "logfile_maxbytes=0",
+        # Its own log (starts, exits, restarts) goes to the terminal (in the foreground it writes
+        # there anyway) and is kept in the run folder.
+        f"logfile={run_dir / 'supervisord.log'}",
+        "logfile_maxbytes=5MB",
+        "logfile_backups=2",
         "loglevel=info",
         f"pidfile={run_dir / 'supervisord.pid'}",
         f"directory={working_dir}",
