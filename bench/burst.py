@@ -42,16 +42,21 @@ class BurstResult:
     p50_ms: float
     p99_ms: float
     per_path: dict[str, dict] = field(default_factory=dict)
+    # The first few 5xx answers as received, to see what failed.
+    server_error_bodies: list[str] = field(default_factory=list)
 
     @property
     def server_errors(self) -> int:
         return sum(n for status, n in self.per_status.items() if status.startswith("5"))
 
 
-def _one_process(base_url: str, paths: list[str], seconds: float) -> list[tuple[str, str, float]]:
+def _one_process(
+    base_url: str, paths: list[str], seconds: float
+) -> tuple[list[tuple[str, str, float]], list[str]]:
     url = urlparse(base_url)
     deadline = time.monotonic() + seconds
     samples: list[tuple[str, str, float]] = []
+    server_error_bodies: list[str] = []
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
     while time.monotonic() < deadline and len(samples) < MAX_REQUESTS_PER_PROCESS:
         path = paths[len(samples) % len(paths)]
@@ -59,8 +64,10 @@ def _one_process(base_url: str, paths: list[str], seconds: float) -> list[tuple[
         try:
             connection.request("GET", path, headers={"Accept": "*/*"})
             response = connection.getresponse()
-            response.read()
+            body = response.read()
             outcome = str(response.status)
+            if response.status >= 500 and len(server_error_bodies) < 5:
+                server_error_bodies.append(f"{path}: {body[:2000].decode(errors='replace')}")
             if response.getheader("Connection", "").lower() == "close":
                 connection.close()
         except (OSError, http.client.HTTPException) as exc:
@@ -69,7 +76,7 @@ def _one_process(base_url: str, paths: list[str], seconds: float) -> list[tuple[
             connection = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
         samples.append((path, outcome, (time.monotonic() - started) * 1000))
     connection.close()
-    return samples
+    return samples, server_error_bodies
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -94,7 +101,9 @@ def burst(
                         seconds)
             for i in range(processes)
         ]  # fmt: skip
-        samples = [sample for future in futures for sample in future.result()]
+        answers = [future.result() for future in futures]
+    samples = [sample for mine, _ in answers for sample in mine]
+    server_error_bodies = [body for _, bodies in answers for body in bodies]
     elapsed = time.monotonic() - started
     outcomes = Counter(outcome for _, outcome, _ in samples)
     answered = [ms for _, outcome, ms in samples if not outcome.startswith("error")]
@@ -117,6 +126,7 @@ def burst(
         p50_ms=_percentile(answered, 0.50),
         p99_ms=_percentile(answered, 0.99),
         per_path=per_path,
+        server_error_bodies=server_error_bodies,
     )
 
 

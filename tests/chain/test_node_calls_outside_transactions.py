@@ -5,6 +5,7 @@ an atomic block (tests/chain/node_guard.py)."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
@@ -58,8 +59,15 @@ def test_a_failed_broadcast_and_its_resend_make_no_node_call_in_a_transaction(
         _buy_call(price, "guarded-stuck", w3=rpc_proxy.w3)
     assert OutgoingTransaction.objects.get(idempotency_key="guarded-stuck").status == Status.PENDING
     rpc_proxy.broadcast = "forward"
-    services.resend_unfinished()
-    services.resend_unfinished()
+    # The first pass sends it; a later one finds its receipt (the node may take a moment to
+    # mine it, as beat's pass every 30 s would also see).
+    deadline = time.monotonic() + 30
+    while (
+        OutgoingTransaction.objects.get(idempotency_key="guarded-stuck").status != Status.MINED
+        and time.monotonic() < deadline
+    ):
+        services.resend_unfinished()
+        time.sleep(0.1)
     assert OutgoingTransaction.objects.get(idempotency_key="guarded-stuck").status == Status.MINED
     node_guard.assert_clean()
 

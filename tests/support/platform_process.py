@@ -63,18 +63,26 @@ class RunningPlatform:
             return json.loads(unhealthy.read() or b"{}")
 
     def wait_healthy(self, timeout: float = 180) -> dict:
-        """Waits for a healthy answer with a live worker and a ticking beat."""
+        """Waits for a healthy answer with a live worker and a ticking beat, confirmed once
+        more after every web process's remembered failure answers have expired (a process
+        that last looked during start-up may otherwise answer 503 for up to a second)."""
         deadline = time.monotonic() + timeout
         body: dict = {}
+        seen_healthy = False
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"run_platform exited early:\n{self.output()[-4000:]}")
             try:
                 body = self.health()
                 if body.get("healthy") and body["workers"]["ok"] and body["beat"]["ok"]:
-                    return body
+                    if seen_healthy:
+                        return body
+                    seen_healthy = True
+                    time.sleep(1.5)
+                    continue
             except (OSError, ValueError):
                 pass
+            seen_healthy = False
             time.sleep(0.5)
         raise AssertionError(f"never healthy; last answer {body}\n{self.output()[-4000:]}")
 

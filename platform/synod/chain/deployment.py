@@ -182,12 +182,19 @@ def load_deployment(chain_id: int) -> Deployed:
     return {name: DeployedContract(**entry) for name, entry in data["contracts"].items()}
 
 
-def _save_deployment(chain_id: int, deployed: Deployed) -> None:
+def deployment_complete(chain_id: int) -> bool:
+    """Whether a deployment run finished: every contract deployed and every council wired."""
+    path = deployment_path(chain_id)
+    return path.exists() and json.loads(path.read_text()).get("complete", False)
+
+
+def _save_deployment(chain_id: int, deployed: Deployed, *, complete: bool = False) -> None:
     path = deployment_path(chain_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "chain_id": chain_id,
         "updated_at": datetime.now(UTC).isoformat(),
+        "complete": complete,
         "contracts": {name: asdict(c) for name, c in deployed.items()},
     }
     tmp = path.with_suffix(".tmp")
@@ -334,5 +341,5 @@ def deploy_contracts(
         # Wiring checks the chain before each step, so it also finishes an interrupted run.
         for council in COUNCILS:
             _wire_council(w3, council, deployed, account, on_progress)
-        _save_deployment(chain_id, deployed)
+        _save_deployment(chain_id, deployed, complete=True)
     return deployed

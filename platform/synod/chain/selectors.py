@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from synod.chain.client import get_web3
-from synod.chain.deployment import load_deployment
+from synod.chain.deployment import deployment_complete, load_deployment
 from synod.chain.events import DecodedEvent
 from synod.chain.indexer import stored_event
 from synod.chain.models import ChainEvent, IndexerCursor, OutgoingTransaction
@@ -19,6 +19,8 @@ class ChainStatus:
     chain_id: int | None = None
     block_number: int | None = None
     contracts: dict[str, str] = field(default_factory=dict)
+    # Every contract deployed and wired (a start-up deployment may still be under way).
+    deployed: bool = False
     error: str = ""
 
     @property
@@ -39,7 +41,9 @@ def chain_status() -> ChainStatus:
             error=f"no answer from {settings.CHAIN_RPC_URL}: {type(exc).__name__}",
         )
     contracts = {name: c.address for name, c in load_deployment(chain_id).items()}
-    return ChainStatus(True, expected, chain_id, block_number, contracts)
+    return ChainStatus(
+        True, expected, chain_id, block_number, contracts, deployment_complete(chain_id)
+    )
 
 
 def contract_address(name: str) -> str | None:

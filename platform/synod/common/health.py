@@ -48,7 +48,8 @@ class PlatformStatus:
 
     @property
     def healthy(self) -> bool:
-        """Healthy means the parts a request depends on answer: database, broker, chain."""
+        """Healthy means the parts a request depends on answer: database, broker, and the
+        chain with the contracts deployed."""
         return self.database.ok and self.broker.ok and self.chain.ok
 
     def as_dict(self) -> dict:
@@ -65,7 +66,11 @@ def check_database() -> Check:
 
 
 class _Remembered:
-    """One check's last answer in this process, reused for `ttl_s` seconds."""
+    """One check's last answer in this process, reused for `ttl_s` seconds, a failure for at
+    most FAILURE_TTL_S (so a part that comes back is seen soon, while a part that hangs is
+    still asked at most once a second per process)."""
+
+    FAILURE_TTL_S = 1.0
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
@@ -75,8 +80,10 @@ class _Remembered:
     def get(self, key: tuple, compute: Callable[[], Check]) -> Check:
         with self._lock:
             remembered = self._answers.get(key)
-            if remembered and time.monotonic() - remembered[0] < self.ttl_s:
-                return remembered[1]
+            if remembered:
+                ttl_s = self.ttl_s if remembered[1].ok else min(self.ttl_s, self.FAILURE_TTL_S)
+                if time.monotonic() - remembered[0] < ttl_s:
+                    return remembered[1]
         answer = compute()
         with self._lock:
             self._answers[key] = (time.monotonic(), answer)
@@ -151,17 +158,23 @@ def _ask_chain() -> Check:
     status = chain_selectors.chain_status()
     if not status.reachable:
         return Check(False, status.error or "chain unreachable")
+    if not status.chain_id_matches:
+        detail = f"node reports chain {status.chain_id}, settings expect {status.expected_chain_id}"
+    elif not status.deployed:
+        detail = (
+            f"chain {status.chain_id} at block {status.block_number}; contracts not deployed "
+            f"yet ({len(status.contracts)} so far)"
+        )
+    else:
+        detail = f"chain {status.chain_id} at block {status.block_number}"
     return Check(
-        status.chain_id_matches,
-        (
-            f"chain {status.chain_id} at block {status.block_number}"
-            if status.chain_id_matches
-            else f"node reports chain {status.chain_id}, settings expect {status.expected_chain_id}"
-        ),
+        status.chain_id_matches and status.deployed,
+        detail,
         {
             "chain_id": status.chain_id,
             "block_number": status.block_number,
             "contracts": status.contracts,
+            "deployed": status.deployed,
         },
     )
 
