@@ -9,17 +9,16 @@ supervisord alone and the shutdown keeps that order.
 
 from __future__ import annotations
 
-import hashlib
 import shlex
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from synod.config.unix_sockets import fitting_socket_path
 
 # A program must stay up this long to count as started; a quicker exit is a failed start,
 # retried after 1 s, 2 s, 3 s... (supervisord's backoff) up to START_RETRIES times.
 START_SECONDS = 3
 START_RETRIES = 30
-_MAX_SOCKET_PATH = 100
 
 
 @dataclass(frozen=True)
@@ -35,12 +34,8 @@ class Program:
 
 
 def control_socket(run_dir: Path) -> Path:
-    """supervisorctl's socket; Unix socket paths are limited to 107 bytes."""
-    path = Path(run_dir).resolve() / "supervisor.sock"
-    if len(str(path)) <= _MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"synod-supervisor-{digest}.sock"
+    """supervisorctl's socket."""
+    return fitting_socket_path(Path(run_dir) / "supervisor.sock")
 
 
 def _escape(value: str) -> str:

@@ -9,19 +9,16 @@ installs nothing by hand. It also holds Celery's results (database 1).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
+from synod.config.unix_sockets import fitting_socket_path
+
 BROKER_DB = 0
 RESULTS_DB = 1
-# Linux refuses Unix socket paths longer than 107 bytes; deep data directories (CI clones,
-# pytest temp folders) get a short, stable path in the temp folder instead.
-_MAX_SOCKET_PATH = 100
 
 
 def server_binary() -> Path:
@@ -33,11 +30,7 @@ def server_binary() -> Path:
 
 
 def socket_path(broker_dir: Path) -> Path:
-    path = Path(broker_dir).resolve() / "valkey.sock"
-    if len(str(path)) <= _MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"synod-valkey-{digest}.sock"
+    return fitting_socket_path(Path(broker_dir) / "valkey.sock")
 
 
 def url(broker_dir: Path, db: int = BROKER_DB) -> str:
