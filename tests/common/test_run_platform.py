@@ -141,6 +141,32 @@ def test_a_killed_worker_is_restarted_and_its_task_delivered_again(platform):
     app.close()
 
 
+def test_every_supervised_process_killed_comes_back(platform):
+    """web, beat, chain and the embedded broker: each SIGKILLed in turn is restarted, the
+    platform is healthy again, and a task still makes the round trip to a worker."""
+    programs = platform.supervisorctl("status")
+    for program in ("web", "beat", "chain", "broker"):
+        if program not in programs:  # no embedded broker when CELERY_BROKER_URL names one
+            continue
+        old_pid = platform.pid(program)
+        os.kill(old_pid, signal.SIGKILL)
+        _wait_for(
+            lambda p=program, old=old_pid: platform.pid(p) not in (0, old),
+            60, f"{program} restarted", platform,
+        )  # fmt: skip
+        platform.wait_healthy(timeout=60)
+        assert f"exited: {program} (terminated by SIGKILL; not expected)" in platform.output()
+
+    broker_url = platform.env.get("CELERY_BROKER_URL") or embedded_broker.url(
+        platform.data_dir / "broker"
+    )
+    app = Celery("probe", broker=broker_url)
+    marker = uuid.uuid4().hex
+    app.send_task("synod.common.tasks.probe", args=[marker, 0.0])
+    _wait_for(lambda: _probe_row(platform, f"probe-done:{marker}"), 60, "task done", platform)
+    app.close()
+
+
 @pytest.mark.parametrize("config", CONFIGS)
 def test_one_command_runs_the_platform_and_ctrl_c_stops_it(config, tmp_path):
     with postgres_and_redis() if config == "postgres+redis" else no_services() as services:

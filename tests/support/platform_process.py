@@ -95,7 +95,9 @@ class RunningPlatform:
         return completed.stdout.strip()
 
     def pid(self, program: str) -> int:
-        return int(self.supervisorctl("pid", program))
+        """The program's process id; 0 while it is not running."""
+        answer = self.supervisorctl("pid", program)
+        return int(answer) if answer.isdigit() else 0
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
