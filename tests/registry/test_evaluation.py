@@ -177,3 +177,34 @@ def test_failures_are_recorded_on_the_row(tabular: Dataset) -> None:
     assert evaluation.status == EvaluationStatus.FAILED
     assert evaluation.error
     assert Evaluation.objects.filter(status=EvaluationStatus.SUCCEEDED).count() == 0
+
+
+def test_an_evaluation_asked_for_while_the_broker_is_away_is_kept_and_sent_later(
+    tabular: Dataset, monkeypatch, django_capture_on_commit_callbacks, eager_celery
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from kombu.exceptions import OperationalError
+
+    from synod.registry import tasks
+
+    model = upload_classifier(tabular)
+
+    def broker_away(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to the broker. Connection refused.")
+
+    # The fault only: publishing fails as it does while the broker restarts.
+    with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
+        patch.setattr(tasks.run_evaluation, "delay", broker_away)
+        evaluation = services.request_evaluation(model_version=model, dataset=tabular)
+    assert Evaluation.objects.get(pk=evaluation.pk).status == EvaluationStatus.QUEUED
+
+    # Not yet stalled: nothing is sent again.
+    assert services.requeue_stalled_evaluations() == 0
+    Evaluation.objects.filter(pk=evaluation.pk).update(
+        created_at=timezone.now() - services.EVALUATION_REQUEUE_AFTER - timedelta(seconds=1)
+    )
+    assert services.requeue_stalled_evaluations() == 1  # eager: runs here and now
+    finished = Evaluation.objects.get(pk=evaluation.pk)
+    assert finished.status == EvaluationStatus.SUCCEEDED, finished.error

@@ -65,6 +65,10 @@ Source = BinaryIO | Iterable[bytes]
 MAX_TOKENIZER_BYTES = 64 * 1024 * 1024
 # A running evaluation whose worker died is taken over after this long.
 EVALUATION_STALE_AFTER = timedelta(hours=1)
+# A queued evaluation no worker has taken after this long is sent again (its message may never
+# have reached the broker, e.g. during a broker restart). A second delivery is harmless: the
+# first to claim the row runs it.
+EVALUATION_REQUEUE_AFTER = timedelta(minutes=10)
 PROGRESS_WRITE_INTERVAL_S = 0.25
 
 
@@ -393,10 +397,32 @@ def request_evaluation(
         return Evaluation.objects.get(pair, status__in=ACTIVE_EVALUATION_STATUSES)
 
     if enqueue:
-        from synod.registry import tasks  # deferred: tasks imports this module
-
-        transaction.on_commit(lambda: tasks.run_evaluation.delay(evaluation.pk))
+        transaction.on_commit(lambda: _send_evaluation(evaluation.pk))
     return evaluation
+
+
+def _send_evaluation(evaluation_id: int) -> bool:
+    """Queues the evaluation task. A broker that does not answer is no error for the person
+    who asked: the row stays queued and requeue_stalled_evaluations sends it later."""
+    from synod.registry import tasks  # deferred: tasks imports this module
+
+    try:
+        tasks.run_evaluation.delay(evaluation_id)
+    except Exception as exc:
+        logger.warning("evaluation %s not queued (%r); it will be sent again", evaluation_id, exc)
+        return False
+    return True
+
+
+def requeue_stalled_evaluations() -> int:
+    """Sends again the evaluations queued longer than EVALUATION_REQUEUE_AFTER and those
+    whose run went stale (its worker died); returns how many were sent."""
+    now = timezone.now()
+    stalled = Evaluation.objects.filter(
+        Q(status=EvaluationStatus.QUEUED, created_at__lt=now - EVALUATION_REQUEUE_AFTER)
+        | Q(status=EvaluationStatus.RUNNING, started_at__lt=now - EVALUATION_STALE_AFTER)
+    ).values_list("pk", flat=True)
+    return sum(_send_evaluation(evaluation_id) for evaluation_id in stalled)
 
 
 def _claim(evaluation_id: int) -> bool:

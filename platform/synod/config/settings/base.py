@@ -158,6 +158,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 30.0},
     },
+    "requeue-stalled-evaluations": {
+        "task": "synod.registry.tasks.requeue_stalled_evaluations",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     "refresh-proposal-states": {
         "task": "synod.governance.tasks.refresh_proposal_states",
         "schedule": 5.0,
