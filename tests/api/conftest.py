@@ -38,23 +38,8 @@ def published(chain, deployed, blob_store) -> None:
     """What the API serves, made the way the platform makes it: a dataset and a model
     uploaded and evaluated, and a governance round on the real chain (an executed dataset
     approval, a defeated fee change, two open proposals with votes) mirrored by the indexer."""
-    features, labels = builders.tabular_rows()
-    dataset = registry_services.upload_dataset(
-        source=[builders.csv_bytes(features, labels)],
-        filename="blobs.csv",
-        name="three blobs",
-        input_columns=builders.FEATURES,
-        label_column="label",
-    ).record
-    model = registry_services.upload_model(
-        source=[builders.linear_classifier()],
-        filename="linear.onnx",
-        name="linear",
-        version="1",
-        task="classification",
-        price_per_call=4,
-        dataset_sha256=dataset.sha256,
-    ).record
+    dataset = builders.upload_blobs_dataset()
+    model = builders.upload_linear_model(dataset)
     evaluation = registry_services.request_evaluation(
         model_version=model, dataset=dataset, enqueue=False
     )

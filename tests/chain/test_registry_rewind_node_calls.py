@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.test import override_settings
 
 from synod.chain.devnode import DevNode
 from synod.chain.indexer import index_chain
@@ -28,22 +27,8 @@ def suite(chain: DevNode, deployed) -> Suite:
 
 @pytest.fixture
 def dataset(tmp_path) -> Iterator[Dataset]:
-    storages = {
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "blobs")},
-        },
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(STORAGES=storages):
-        features, labels = builders.tabular_rows()
-        yield registry_services.upload_dataset(
-            source=[builders.csv_bytes(features, labels)],
-            filename="blobs.csv",
-            name="three blobs",
-            input_columns=builders.FEATURES,
-            label_column="label",
-        ).record
+    with builders.blob_storage_at(tmp_path / "blobs"):
+        yield builders.upload_blobs_dataset()
 
 
 def _listed(client) -> set[str]:

@@ -3,8 +3,9 @@ is open, 'approved' once the proposal executes, and only then listed by the publ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from django.test import override_settings
 from django.urls import reverse
 
 from synod.governance import actions, wallet_calls
@@ -18,20 +19,9 @@ pytestmark = [pytest.mark.chain, pytest.mark.django_db]
 
 
 @pytest.fixture
-def uploaded_dataset(tmp_path) -> Dataset:
-    storages = {
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "blobs")},
-        },
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(STORAGES=storages):
-        features, labels = builders.tabular_rows()
-        yield registry_services.upload_dataset(
-            source=[builders.csv_bytes(features, labels)], filename="blobs.csv",
-            name="three blobs", input_columns=builders.FEATURES, label_column="label",
-        ).record  # fmt: skip
+def uploaded_dataset(tmp_path) -> Iterator[Dataset]:
+    with builders.blob_storage_at(tmp_path / "blobs"):
+        yield builders.upload_blobs_dataset()
 
 
 def listed(client) -> set[str]:

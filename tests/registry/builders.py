@@ -10,7 +10,11 @@ import numpy as np
 import onnx
 import pyarrow as pa
 import pyarrow.parquet as pa_parquet
+from django.test import override_settings
 from onnx import TensorProto, external_data_helper, helper, numpy_helper
+
+from synod.registry import services as registry_services
+from synod.registry.models import Dataset, ModelVersion
 
 FEATURES = ["f0", "f1", "f2"]
 
@@ -241,3 +245,44 @@ def long_csv_bytes(rows: int) -> bytes:
 
 def long_jsonl_bytes(rows: int) -> bytes:
     return b'{"f0": 1.0, "f1": 2.0, "f2": 3.0, "label": 0}\n' * rows
+
+
+# --- Stored through the registry's services (need the database) -----------------------------
+
+
+def blob_storage_at(location) -> override_settings:
+    """Django's default storage on disk at `location`: a blob store of the test's own."""
+    return override_settings(
+        STORAGES={
+            "default": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(location)},
+            },
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    )
+
+
+def upload_blobs_dataset() -> Dataset:
+    """The three-blob tabular dataset of tabular_rows(), uploaded as CSV."""
+    features, labels = tabular_rows()
+    return registry_services.upload_dataset(
+        source=[csv_bytes(features, labels)],
+        filename="blobs.csv",
+        name="three blobs",
+        input_columns=FEATURES,
+        label_column="label",
+    ).record
+
+
+def upload_linear_model(dataset: Dataset, *, price_per_call: int = 4) -> ModelVersion:
+    """linear_classifier() as model version linear@1, trained on `dataset`."""
+    return registry_services.upload_model(
+        source=[linear_classifier()],
+        filename="linear.onnx",
+        name="linear",
+        version="1",
+        task="classification",
+        price_per_call=price_per_call,
+        dataset_sha256=dataset.sha256,
+    ).record

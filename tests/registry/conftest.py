@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from synod.registry import services
 from synod.registry.models import Dataset
 
 from . import builders
@@ -16,14 +15,7 @@ from . import builders
 def blob_dir(tmp_path: Path) -> Iterator[Path]:
     """Each test gets a blob store of its own (Django's default storage, on disk)."""
     location = tmp_path / "blobs"
-    storages = {
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(location)},
-        },
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(STORAGES=storages, REGISTRY_EVAL_BATCH_SIZE=16):
+    with builders.blob_storage_at(location), override_settings(REGISTRY_EVAL_BATCH_SIZE=16):
         yield location
 
 
@@ -33,11 +25,4 @@ def stored_files(location: Path) -> list[Path]:
 
 @pytest.fixture
 def tabular(blob_dir: Path) -> Dataset:
-    features, labels = builders.tabular_rows()
-    return services.upload_dataset(
-        source=[builders.csv_bytes(features, labels)],
-        filename="blobs.csv",
-        name="three blobs",
-        input_columns=builders.FEATURES,
-        label_column="label",
-    ).record
+    return builders.upload_blobs_dataset()

@@ -14,15 +14,7 @@ TX = "0x" + "ab" * 32
 
 @pytest.fixture
 def model(tabular: Dataset) -> ModelVersion:
-    return services.upload_model(
-        source=[builders.linear_classifier()],
-        filename="linear.onnx",
-        name="linear",
-        version="1",
-        task="classification",
-        price_per_call=4,
-        dataset_sha256=tabular.sha256,
-    ).record
+    return builders.upload_linear_model(tabular)
 
 
 def listed(path: str) -> list[dict]:
