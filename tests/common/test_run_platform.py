@@ -13,6 +13,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -141,6 +142,21 @@ def test_a_killed_worker_is_restarted_and_its_task_delivered_again(platform):
     app.close()
 
 
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    return [
+        int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()
+    ]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
 def test_every_supervised_process_killed_comes_back(platform):
     """web, beat, chain and the embedded broker: each SIGKILLed in turn is restarted, the
     platform is healthy again, and a task still makes the round trip to a worker."""
@@ -149,10 +165,16 @@ def test_every_supervised_process_killed_comes_back(platform):
         if program not in programs:  # no embedded broker when CELERY_BROKER_URL names one
             continue
         old_pid = platform.pid(program)
+        old_children = _children(old_pid)  # gunicorn's workers, for the web server
         os.kill(old_pid, signal.SIGKILL)
         _wait_for(
             lambda p=program, old=old_pid: platform.pid(p) not in (0, old),
             60, f"{program} restarted", platform,
+        )  # fmt: skip
+        # Nothing of the killed process lives on (no orphaned workers holding memory).
+        _wait_for(
+            lambda kids=old_children: not any(_alive(kid) for kid in kids),
+            10, f"{program}'s old child processes gone", platform,
         )  # fmt: skip
         platform.wait_healthy(timeout=60)
         assert f"exited: {program} (terminated by SIGKILL; not expected)" in platform.output()

@@ -23,3 +23,16 @@ accesslog = "-" if os.environ.get("SYNOD_WEB_ACCESS_LOG", "").lower() in {"1", "
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 proc_name = "synod-web"
+
+
+def post_fork(server, worker) -> None:
+    """A worker dies with its master. Without this, a worker whose master was killed notices
+    it, stops serving, and can then hang at interpreter exit holding its memory (seen after a
+    SIGKILL of the master, which supervisord answers by starting a new one)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1  # from <linux/prctl.h>
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, signal.SIGKILL) != 0:
+        worker.log.warning("could not tie the worker's life to its master (prctl failed)")
