@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from synod.accounts import throttles
 from synod.chain.compiler import compile_contracts
+from synod.common import throttles
 
 # 20 s into a one-minute window: every request of a test falls in the same window.
 FROZEN_NOW = 60 * 28_000_000 + 20.0

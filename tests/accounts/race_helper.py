@@ -38,7 +38,7 @@ def main(argv: list[str]) -> None:
         user = services.sign_in_with_ethereum(message=message, signature=signature, site=site)
         outcome = {"ok": True, "address": user.address}
     except services.SignInRejected as exc:
-        outcome = {"ok": False, "status": exc.status, "detail": exc.detail}
+        outcome = {"ok": False, "status": exc.status_code, "detail": exc.detail}
     print(json.dumps(outcome), flush=True)
 
 

@@ -74,7 +74,7 @@ def test_right_prefix_with_wrong_secret_is_403(user):
     prefix = created.api_key.prefix
     response = Client().get(ACCOUNT_URL, **bearer(f"{prefix}.{'A' * 32}"))
     assert response.status_code == 403
-    assert response.json() == {"detail": "Invalid API key."}
+    assert response.json() == {"detail": "Invalid API key.", "code": "permission_denied"}
 
 
 def test_revoked_key_is_403_and_revoking_is_idempotent(user):

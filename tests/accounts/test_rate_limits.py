@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from synod.accounts import services, throttles
+from synod.accounts import services
 from synod.accounts.models import User
+from synod.common import throttles
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def assert_throttled(response, *, retry_after: int) -> None:
     assert response.status_code == 429, response.content
     assert response["Retry-After"] == str(retry_after)
     assert response["Content-Type"] == "application/json"
-    assert set(response.json()) == {"detail"}
+    assert set(response.json()) == {"detail", "code"}
     assert f"{retry_after} seconds" in response.json()["detail"]
 
 

@@ -39,7 +39,7 @@ def assert_rejected(message, signature, *, status: int, says: str) -> None:
     unused_before = SiweNonce.objects.filter(used_at__isnull=True).count()
     with pytest.raises(services.SignInRejected) as caught:
         services.sign_in_with_ethereum(message=message, signature=signature, site=SITE)
-    assert caught.value.status == status
+    assert caught.value.status_code == status
     assert says.lower() in caught.value.detail.lower()
     assert User.objects.count() == users_before
     assert SiweNonce.objects.filter(used_at__isnull=True).count() == unused_before

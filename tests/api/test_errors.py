@@ -27,7 +27,8 @@ def error_of(response, status: int) -> str:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"detail"} and isinstance(body["detail"], str), body
+    assert set(body) == {"detail", "code"} and isinstance(body["detail"], str), body
+    assert isinstance(body["code"], str) and body["code"], body
     return body["detail"]
 
 

@@ -38,8 +38,16 @@ def test_the_schema_builds_without_a_warning(tmp_path):
 def test_every_operation_documents_its_error_answers(schema):
     assert schema["components"]["schemas"]["Error"] == {
         "type": "object",
-        "properties": {"detail": {"type": "string", "description": "What went wrong, in words."}},
-        "required": ["detail"],
+        "properties": {
+            "detail": {"type": "string", "description": "What went wrong, in words."},
+            "code": {"type": "string", "description": "A stable, machine-readable name of it."},
+            "errors": {
+                "type": "object",
+                "description": "Present when the refusal is about fields: messages per field.",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "required": ["detail", "code"],
         "additionalProperties": False,
     }
     labels = []

@@ -38,7 +38,7 @@ def test_an_unknown_api_path_gets_a_json_404(client, path):
     response = client.get(path)
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "Nothing is here. Check the address."}
+    assert response.json() == {"detail": "Nothing is here. Check the address.", "code": "not_found"}
 
 
 def test_a_failure_gets_a_friendly_500_page_without_a_traceback(monkeypatch):
@@ -57,6 +57,7 @@ def test_a_failure_gets_a_friendly_500_page_without_a_traceback(monkeypatch):
     api = client.get(reverse("healthz"))
     assert api.status_code == 500
     assert api.json() == {
-        "detail": "Something went wrong on our side. It has been logged; please try again."
+        "detail": "Something went wrong on our side. It has been logged; please try again.",
+        "code": "server_error",
     }
     assert "secret" not in api.content.decode()

@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from eth_utils import is_address, to_checksum_address
 from rest_framework_api_key.admin import APIKeyModelAdmin
-from web3 import Web3
 
 from synod.accounts.models import SiweNonce, User, UserAPIKey
 
@@ -16,9 +16,9 @@ class UserAddForm(forms.ModelForm):
 
     def clean_address(self) -> str:
         address = self.cleaned_data["address"]
-        if not Web3.is_address(address):
+        if not is_address(address):
             raise forms.ValidationError("Enter a 20-byte hex address (0x…).")
-        return Web3.to_checksum_address(address)
+        return to_checksum_address(address)
 
     def save(self, commit: bool = True) -> User:
         user = super().save(commit=False)

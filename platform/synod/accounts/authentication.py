@@ -8,8 +8,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
-from synod.accounts import selectors, services, throttles
+from synod.accounts import selectors, services
 from synod.accounts.models import User, UserAPIKey
+from synod.common import throttles
 
 
 class BearerAPIKeyAuthentication(BaseAuthentication):

@@ -17,6 +17,15 @@ from django.utils import timezone
 from eth_keys.exceptions import BadSignature
 from siwe import ExpiredMessage, InvalidSignature, NotYetValidMessage, SiweMessage
 
+from synod.accounts.errors import (
+    AccountDisabled,
+    ApiKeyConflict,
+    ApiKeyRefused,
+    NonceUnusable,
+    SignatureMismatch,
+    SignInMessageTooLong,
+    SignInRejected,
+)
 from synod.accounts.models import SiweNonce, User, UserAPIKey
 
 NONCE_ALPHABET = string.ascii_letters + string.digits
@@ -28,22 +37,6 @@ CLOCK_SKEW = timedelta(minutes=2)
 # Writing last_used_at on every call would turn every API read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_ACTIVE_API_KEYS = 25
-
-
-class AccountError(Exception):
-    """A request the accounts services refuse; `status` is the HTTP status the API answers."""
-
-    status = 400
-
-    def __init__(self, detail: str, *, status: int | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if status is not None:
-            self.status = status
-
-
-class SignInRejected(AccountError):
-    """A sign-in that failed a check. Nothing was created and the nonce was not consumed."""
 
 
 @dataclass(frozen=True)
@@ -96,9 +89,7 @@ def sign_in_with_ethereum(*, message: str, signature: str, site: SiteIdentity) -
         raise SignInRejected("The sign-in message is not valid yet (Not Before).") from None
     except (InvalidSignature, BadSignature, ValueError):
         # eth_keys raises BadSignature (not caught by siwe) when r is not a curve point.
-        raise SignInRejected(
-            "The signature does not match the message's address.", status=401
-        ) from None
+        raise SignatureMismatch("The signature does not match the message's address.") from None
 
     address = parsed.address  # EIP-55 checksummed: the parser refuses any other form
     with transaction.atomic():
@@ -106,14 +97,14 @@ def sign_in_with_ethereum(*, message: str, signature: str, site: SiteIdentity) -
             value=parsed.nonce, used_at__isnull=True, expires_at__gt=now
         ).update(used_at=now)
         if consumed != 1:
-            raise SignInRejected(_why_nonce_unusable(parsed.nonce, now), status=403)
+            raise NonceUnusable(_why_nonce_unusable(parsed.nonce, now))
         # An unusable password: a wallet user can only ever sign in by signature.
         user, _ = User.objects.get_or_create(
             address=address, defaults={"password": make_password(None)}
         )
         if not user.is_active:
             # Raising inside the transaction also gives the nonce back.
-            raise SignInRejected("This account is disabled.", status=403)
+            raise AccountDisabled("This account is disabled.")
     return user
 
 
@@ -121,8 +112,8 @@ def _parse_message(message: object, signature: object) -> SiweMessage:
     if not isinstance(message, str) or not isinstance(signature, str):
         raise SignInRejected("Send a JSON object with string fields `message` and `signature`.")
     if len(message) > MAX_MESSAGE_CHARS:
-        raise SignInRejected(
-            f"The sign-in message is longer than {MAX_MESSAGE_CHARS} characters.", status=413
+        raise SignInMessageTooLong(
+            f"The sign-in message is longer than {MAX_MESSAGE_CHARS} characters."
         )
     if not SIGNATURE_PATTERN.match(signature):
         raise SignInRejected("The signature must be 65 bytes as 0x-prefixed hex.")
@@ -192,11 +183,11 @@ def create_api_key(
     """
     name = name.strip()
     if not name:
-        raise AccountError("Give the key a name.")
+        raise ApiKeyRefused("Give the key a name.", field="name")
     expiry = None
     if expires_on is not None:
         if expires_on <= timezone.localdate():
-            raise AccountError("The expiry date must lie in the future.")
+            raise ApiKeyRefused("The expiry date must lie in the future.", field="expires_on")
         expiry = datetime.combine(
             expires_on, datetime.min.time(), tzinfo=timezone.get_default_timezone()
         )
@@ -208,20 +199,16 @@ def create_api_key(
             client_token
             and UserAPIKey.objects.filter(user=user, client_token=client_token).exists()
         ):
-            raise AccountError("This form was already submitted: the key exists.", status=409)
+            raise ApiKeyConflict("This form was already submitted: the key exists.")
         if active_key_count(user) >= MAX_ACTIVE_API_KEYS:
-            raise AccountError(
-                f"You have {MAX_ACTIVE_API_KEYS} active keys; revoke one first.", status=409
-            )
+            raise ApiKeyConflict(f"You have {MAX_ACTIVE_API_KEYS} active keys; revoke one first.")
         try:
             with transaction.atomic():
                 api_key, secret = UserAPIKey.objects.create_key(
                     user=user, name=name, expiry_date=expiry, client_token=client_token or ""
                 )
         except IntegrityError:
-            raise AccountError(
-                "This form was already submitted: the key exists.", status=409
-            ) from None
+            raise ApiKeyConflict("This form was already submitted: the key exists.") from None
     return NewApiKey(api_key=api_key, secret=secret)
 
 

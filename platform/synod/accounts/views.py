@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from web3 import Web3
+from eth_utils import is_address, to_checksum_address
 
-from synod.accounts import selectors, services
+from synod.accounts import errors, selectors, services
 from synod.accounts.forms import ApiKeyCreateForm
-from synod.accounts.throttles import throttle
+from synod.common.throttles import throttle
 
 MAX_SIGN_IN_BODY_BYTES = 8 * 1024
 SIGN_IN_STATEMENT = "Sign in to Synod."
@@ -53,8 +53,8 @@ def nonce(request: HttpRequest) -> JsonResponse:
     """A fresh sign-in nonce. With ?address=, also that address EIP-55 checksummed, which
     the message must carry (wallets often report addresses in lower case)."""
     address = request.GET.get("address")
-    if address is not None and not Web3.is_address(address):
-        return JsonResponse({"detail": "`address` is not a 20-byte hex address."}, status=400)
+    if address is not None and not is_address(address):
+        raise errors.RequestBodyInvalid("`address` is not a 20-byte hex address.")
     issued = services.issue_nonce()
     data = {
         "nonce": issued.value,
@@ -63,7 +63,7 @@ def nonce(request: HttpRequest) -> JsonResponse:
         "statement": SIGN_IN_STATEMENT,
     }
     if address is not None:
-        data["address"] = Web3.to_checksum_address(address)
+        data["address"] = to_checksum_address(address)
     return JsonResponse(data)
 
 
@@ -73,19 +73,16 @@ def nonce(request: HttpRequest) -> JsonResponse:
 def siwe_sign_in(request: HttpRequest) -> JsonResponse:
     """Body: {"message": <EIP-4361 text>, "signature": <0x hex>, "next": <optional path>}."""
     if len(request.body) > MAX_SIGN_IN_BODY_BYTES:
-        return JsonResponse({"detail": "The request body is too large."}, status=413)
+        raise errors.RequestBodyTooLarge("The request body is too large.")
     try:
         payload = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
-        return JsonResponse({"detail": "The request body must be JSON."}, status=400)
+        raise errors.RequestBodyInvalid("The request body must be JSON.") from None
     if not isinstance(payload, dict):
-        return JsonResponse({"detail": "The request body must be a JSON object."}, status=400)
-    try:
-        user = services.sign_in_with_ethereum(
-            message=payload.get("message"), signature=payload.get("signature"), site=_site(request)
-        )
-    except services.SignInRejected as exc:
-        return JsonResponse({"detail": exc.detail}, status=exc.status)
+        raise errors.RequestBodyInvalid("The request body must be a JSON object.")
+    user = services.sign_in_with_ethereum(
+        message=payload.get("message"), signature=payload.get("signature"), site=_site(request)
+    )
     # login() gives the session a new key, so a key planted before sign-in is worthless.
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     next_url = payload.get("next") if isinstance(payload.get("next"), str) else None
@@ -104,7 +101,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF refusals as JSON for the JSON endpoints, as a page elsewhere."""
     detail = "The CSRF check failed: reload the page and try again."
     if request.path.startswith(("/auth/", "/api/")) or request.content_type == "application/json":
-        return JsonResponse({"detail": detail}, status=403)
+        return JsonResponse({"detail": detail, "code": "csrf_failed"}, status=403)
     return render(request, "accounts/csrf_failure.html", {"detail": detail}, status=403)
 
 
@@ -153,8 +150,9 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                     client_token=form.cleaned_data["client_token"],
                 )
                 form = ApiKeyCreateForm()
-            except services.AccountError as exc:
-                error, status = exc.detail, exc.status
+            except errors.AccountError as exc:
+                # The form is shown again with the refusal: rendering, not choosing a status.
+                error, status = exc.detail, exc.status_code
         else:
             status = 400
     return _render_keys(request, form=form, new_key=new_key, error=error, status=status)

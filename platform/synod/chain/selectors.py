@@ -5,11 +5,37 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
+from synod.chain import bindings
 from synod.chain.client import get_web3
 from synod.chain.deployment import deployment_complete, load_deployment
 from synod.chain.events import DecodedEvent
 from synod.chain.indexer import stored_event
 from synod.chain.models import ChainEvent, IndexerCursor, OutgoingTransaction
+
+
+# The chain app's public reading surface: other apps read contracts through these names.
+contract = bindings.contract
+deployed = bindings.deployed
+deployed_contracts = bindings.deployed_contracts
+encode_call = bindings.encode_call
+abi = bindings.abi
+
+__all__ = [
+    "ChainStatus",
+    "DecodedEvent",
+    "IndexerStatus",
+    "abi",
+    "chain_events",
+    "chain_status",
+    "contract",
+    "contract_address",
+    "deployed",
+    "deployed_contracts",
+    "encode_call",
+    "indexer_status",
+    "outgoing_transaction",
+    "outgoing_transaction_by_hash",
+]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from eth_account.signers.local import LocalAccount
 
 from synod.chain import bindings
+from synod.chain.events import on_event, on_rewind, register_handler
 from synod.chain.indexer import IndexResult, index_chain
 from synod.chain.models import OutgoingTransaction
 from synod.chain.sender import (
@@ -17,6 +18,9 @@ from synod.chain.sender import (
 __all__ = [
     "IndexResult",
     "index_chain",
+    "on_event",
+    "on_rewind",
+    "register_handler",
     "resend_unfinished",
     "send_contract_call",
     "send_transaction",

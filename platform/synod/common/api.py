@@ -1,6 +1,7 @@
 """What every public API endpoint shares.
 
-- One error shape, `{"detail": "<one readable sentence>"}`, for every status the API answers
+- One error shape, `{"detail": "<one readable sentence>", "code": "<stable code>"}`, for every
+  status the API answers, including every `ApplicationError` a service raises
   (REST_FRAMEWORK["EXCEPTION_HANDLER"] = exception_handler).
 - Pagination that refuses a bad `page` or `page_size` with 400 instead of guessing.
 - The OpenAPI hook that documents those error answers on every operation, in one place
@@ -32,6 +33,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from synod.common.errors import ApplicationError
 
 # --- Errors ---------------------------------------------------------------------------------
 
@@ -41,6 +45,7 @@ class ErrorSerializer(serializers.Serializer):
     """For an operation's own error answers, e.g. `OpenApiResponse(ErrorSerializer, ...)`."""
 
     detail = serializers.CharField()
+    code = serializers.CharField(help_text="A stable, machine-readable name of the refusal.")
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -93,10 +98,21 @@ def _as_api_exception(exc: Exception) -> Exception:
     return exc
 
 
+def _error_code(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "invalid"
+    codes = exc.get_codes()
+    return codes if isinstance(codes, str) else exc.default_code
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler (status, WWW-Authenticate, Retry-After, rollback), with every body made
-    exactly `{"detail": "..."}`. Anything else is a bug: None lets Django's handler500 answer
-    (a JSON 500 under /api/) and log the traceback."""
+    exactly `{"detail": "...", "code": "..."}`; a service's `ApplicationError` answers its own
+    status and code. Anything else is a bug: None lets Django's handler500 answer (a JSON 500
+    under /api/) and log the traceback."""
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response(exc.as_dict(), status=exc.status_code, headers=exc.headers())
     original = exc
     exc = _as_api_exception(exc)
     if exc is not original and isinstance(original, SuspiciousOperation):
@@ -106,7 +122,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     response = drf_exception_handler(exc, context)
     if response is not None:
-        response.data = {"detail": error_message(exc.detail)}
+        response.data = {"detail": error_message(exc.detail), "code": _error_code(exc)}
     return response
 
 
@@ -214,8 +230,16 @@ def paginated_response(
 
 ERROR_SCHEMA = {
     "type": "object",
-    "properties": {"detail": {"type": "string", "description": "What went wrong, in words."}},
-    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "What went wrong, in words."},
+        "code": {"type": "string", "description": "A stable, machine-readable name of it."},
+        "errors": {
+            "type": "object",
+            "description": "Present when the refusal is about fields: messages per field.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "required": ["detail", "code"],
     "additionalProperties": False,
 }
 

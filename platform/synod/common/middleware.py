@@ -1,14 +1,23 @@
-"""A per-address rate limit on everything outside the API and static files: pages, htmx
-partials, the status panel and `/healthz`. The API has its own per-user limits (DRF)."""
+"""Middleware every request passes through.
+
+- `WebRateLimitMiddleware`: a per-address rate limit on everything outside the API and static
+  files: pages, htmx partials, the status panel and `/healthz`. The API has its own per-user
+  limits (DRF).
+- `ApplicationErrorMiddleware`: the pages' half of the one error model. A service's
+  `ApplicationError` raised from a view answers its own status: JSON `{"detail", "code"}` for
+  clients that read JSON, the error page for a person. (The API's half is
+  `synod.common.api.exception_handler`.)
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from synod.accounts.throttles import client_address, seconds_until_allowed, throttled_response
+from synod.common.errors import ApplicationError
+from synod.common.throttles import client_address, seconds_until_allowed, throttled_response
 from synod.common.views import wants_json
 
 SCOPE = "web"
@@ -38,4 +47,28 @@ class WebRateLimitMiddleware:
             status=429,
         )
         response["Retry-After"] = str(retry_after)
+        return response
+
+
+class ApplicationErrorMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if not isinstance(exc, ApplicationError):
+            return None  # a bug: Django's handler500 answers and logs it
+        if wants_json(request):
+            response: HttpResponse = JsonResponse(exc.as_dict(), status=exc.status_code)
+        else:
+            response = render(
+                request,
+                "common/error.html",
+                {"title": "Not done", "detail": exc.detail, "status": exc.status_code},
+                status=exc.status_code,
+            )
+        for name, value in exc.headers().items():
+            response[name] = value
         return response

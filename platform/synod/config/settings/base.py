@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "synod.common.middleware.ApplicationErrorMiddleware",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -317,7 +318,7 @@ REST_FRAMEWORK = {
         "synod.accounts.authentication.BearerAPIKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["synod.accounts.throttles.ApiRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["synod.common.throttles.ApiRateThrottle"],
     # Every error body is exactly {"detail": "..."}; Django's size limits become 413/400.
     "EXCEPTION_HANDLER": "synod.common.api.exception_handler",
     # Client addresses for rate limits: X-Forwarded-For is trusted for this many proxy hops.

@@ -94,7 +94,8 @@ def seconds_blocked(scope: str, ident: str, *, now: float | None = None) -> int 
 
 def throttled_response(retry_after: int) -> JsonResponse:
     response = JsonResponse(
-        {"detail": f"Too many requests; try again in {retry_after} seconds."}, status=429
+        {"detail": f"Too many requests; try again in {retry_after} seconds.", "code": "throttled"},
+        status=429,
     )
     response["Retry-After"] = str(retry_after)
     return response
