@@ -30,9 +30,12 @@ node_modules/.installed: package.json package-lock.json
 test: setup
 	$(PY) -m pytest
 
+# ruff, then the import contracts of pyproject.toml (docs/architecture.md): layers, public
+# surfaces between apps, only the chain app on the node, a Django-free core.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=tools $(VENV)/bin/lint-imports --no-cache
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

@@ -14,7 +14,8 @@ from synod.chain.client import operator_account, signing_web3
 from synod.chain.compiler import compile_contracts
 from synod.chain.deployment import DeployedContract, deploy_contracts
 from synod.chain.devnode import DevNode, start_devnode
-from synod.config import embedded_broker
+from synod.common import embedded_broker
+from tests.support.suite import Suite
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +74,10 @@ def chain(chain_settings: DevNode, deployed) -> Iterator[DevNode]:
     snapshot = chain_settings.snapshot()
     yield chain_settings
     chain_settings.revert(snapshot)
+
+
+@pytest.fixture
+def suite(chain: DevNode, deployed: dict[str, DeployedContract]) -> Suite:
+    """The deployed contracts with the helpers of tests/support/suite.py, on a chain rolled
+    back after the test."""
+    return Suite(node=chain, w3=chain.w3, records=deployed)

@@ -13,7 +13,7 @@ import pytest
 from celery import Celery
 from django.conf import settings
 
-from synod.config import embedded_broker
+from synod.common import embedded_broker
 
 
 def _redis_answers() -> bool:

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from synod.common import views
+from synod.operations import views
 
 pytestmark = pytest.mark.django_db
 

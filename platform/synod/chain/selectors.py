@@ -6,12 +6,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from synod.chain import bindings
-from synod.chain.client import get_web3
+from synod.chain.client import get_web3, make_web3
 from synod.chain.deployment import deployment_complete, load_deployment
+from synod.chain.devnode import LOCAL_CHAIN_IDS
 from synod.chain.events import DecodedEvent
 from synod.chain.indexer import stored_event
 from synod.chain.models import ChainEvent, IndexerCursor, OutgoingTransaction
-
 
 # The chain app's public reading surface: other apps read contracts through these names.
 contract = bindings.contract
@@ -33,6 +33,8 @@ __all__ = [
     "deployed_contracts",
     "encode_call",
     "indexer_status",
+    "is_local_dev_chain",
+    "node_answers",
     "outgoing_transaction",
     "outgoing_transaction_by_hash",
 ]
@@ -52,6 +54,21 @@ class ChainStatus:
     @property
     def chain_id_matches(self) -> bool:
         return self.chain_id == self.expected_chain_id
+
+
+def node_answers(rpc_url: str, *, timeout_s: float = 1) -> bool:
+    """Whether a node answers at `rpc_url` within `timeout_s`."""
+    try:
+        _ = make_web3(rpc_url, timeout=timeout_s).eth.chain_id
+    except Exception:
+        return False
+    return True
+
+
+def is_local_dev_chain() -> bool:
+    """The configured chain, and the node that answers for it, are a local dev chain (anvil),
+    where dev keys and demo content belong."""
+    return settings.CHAIN_ID in LOCAL_CHAIN_IDS and get_web3().eth.chain_id in LOCAL_CHAIN_IDS
 
 
 def chain_status() -> ChainStatus:

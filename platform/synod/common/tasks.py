@@ -15,15 +15,6 @@ def ping() -> str:
 
 
 @shared_task(ignore_result=True)
-def seed_demo() -> None:
-    import logging
-
-    from synod.common import demo
-
-    demo.seed_demo(progress=logging.getLogger("synod.demo").info)
-
-
-@shared_task(ignore_result=True)
 def probe(marker: str, hold_s: float = 0.0) -> None:
     """A delivery check: records `probe-started:<marker>`, holds the worker for `hold_s`
     seconds, then records `probe-done:<marker>`. Operators and the tests use it to see that a

@@ -1,10 +1,6 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
-
-from synod.common.health import platform_status
 
 # Paths whose clients read JSON: their errors are JSON `{"detail": ...}`, never a page.
 JSON_PATH_PREFIXES = ("/api/", "/v1/", "/auth/", "/healthz")
@@ -17,25 +13,6 @@ def wants_json(request: HttpRequest) -> bool:
         return True
     accept = request.headers.get("Accept", "")
     return "application/json" in accept and "text/html" not in accept
-
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "common/home.html", {"status": platform_status()})
-
-
-@require_GET
-@never_cache
-def status_partial(request: HttpRequest) -> HttpResponse:
-    """The live status panel; htmx swaps it in every few seconds."""
-    return render(request, "common/_status.html", {"status": platform_status()})
-
-
-@require_GET
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    status = platform_status()
-    return JsonResponse(status.as_dict(), status=200 if status.healthy else 503)
 
 
 # --- Error pages (used when DEBUG is off, which is the default) ------------------------------

@@ -2,12 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from synod.common import views as common_views
+from synod.operations import views as operations_views
 
 urlpatterns = [
-    path("", common_views.home, name="home"),
-    path("status/panel", common_views.status_partial, name="status-panel"),
-    path("healthz", common_views.healthz, name="healthz"),
+    path("", operations_views.home, name="home"),
+    path("status/panel", operations_views.status_partial, name="status-panel"),
+    path("healthz", operations_views.healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import environ
 
-from synod.config import embedded_broker
+from synod.common import embedded_broker
 
 REPO_DIR = Path(__file__).resolve().parents[4]
 PACKAGE_DIR = REPO_DIR / "platform" / "synod"
@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "synod.tickets",
     "synod.providers",
     "synod.inference",
+    "synod.operations",
 ]
 
 MIDDLEWARE = [

@@ -7,7 +7,7 @@ from pathlib import Path
 _REPO_DIR = Path(__file__).resolve().parents[4]
 os.environ.setdefault("SYNOD_DATA_DIR", str(_REPO_DIR / "var" / "test"))
 
-from synod.config import embedded_broker  # noqa: E402
+from synod.common import embedded_broker  # noqa: E402
 from synod.config.settings.local import *  # noqa: E402, F403
 from synod.config.settings.local import DATA_DIR, DATABASES, REPO_DIR  # noqa: E402
 

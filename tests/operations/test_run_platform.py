@@ -20,7 +20,7 @@ import pytest
 from celery import Celery
 
 from bench.burst import burst, summary
-from synod.config import embedded_broker
+from synod.common import embedded_broker
 from tests.support.platform_process import (
     RunningPlatform,
     answers,

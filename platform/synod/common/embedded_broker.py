@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from synod.config.unix_sockets import fitting_socket_path
+from synod.common.unix_sockets import fitting_socket_path
 
 BROKER_DB = 0
 RESULTS_DB = 1

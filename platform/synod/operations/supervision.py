@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synod.config.unix_sockets import fitting_socket_path
+from synod.common.unix_sockets import fitting_socket_path
 
 # A program must stay up this long to count as started; a quicker exit is a failed start,
 # retried after 1 s, 2 s, 3 s... (supervisord's backoff) up to START_RETRIES times.

@@ -2,7 +2,7 @@
 
 import configparser
 
-from synod.common.supervision import Program, config_text, control_socket
+from synod.operations.supervision import Program, config_text, control_socket
 
 
 def _parsed(text: str) -> configparser.RawConfigParser:

@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from synod.chain.devnode import free_port
-from synod.common import health, services
+from synod.common import services
 from synod.common.models import ServiceHeartbeat
+from synod.operations import health
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from synod.common.demo import seed_demo
 from synod.governance.models import Proposal, ProposalState
+from synod.operations.demo import seed_demo
 from synod.registry.models import Dataset, ModelVersion
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db, pytest.mark.slow]

@@ -14,15 +14,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from synod.chain import selectors as chain_selectors
+from synod.common import embedded_broker
 from synod.common.models import ServiceHeartbeat
 from synod.common.services import WORKER_PREFIX
-from synod.config import embedded_broker
-from synod.config.celery import app as celery_app
 
 BEAT_STALE_AFTER = timedelta(seconds=30)
 # Workers beat every 5 s (synod.common.worker_heartbeat); three missed beats mean gone.

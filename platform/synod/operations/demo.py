@@ -7,9 +7,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from synod.chain.client import get_web3
-from synod.chain.devnode import LOCAL_CHAIN_IDS
-from synod.chain.services import index_chain
+from synod.chain import selectors as chain_selectors
+from synod.chain import services as chain_services
 from synod.governance import services as governance_services
 from synod.governance.demo import run_demo_round
 from synod.registry import selectors as registry_selectors
@@ -20,7 +19,7 @@ Progress = Callable[[str], None]
 
 def seed_demo(*, progress: Progress = lambda _: None) -> bool:
     """Idempotent. Returns False (and does nothing) away from a local dev chain."""
-    if settings.CHAIN_ID not in LOCAL_CHAIN_IDS or get_web3().eth.chain_id not in LOCAL_CHAIN_IDS:
+    if not chain_selectors.is_local_dev_chain():
         progress("not a local dev chain: no demo content")
         return False
     content = build_demo_content(cache_dir=settings.REGISTRY_DEMO_CACHE_DIR, report=progress)
@@ -37,7 +36,7 @@ def seed_demo(*, progress: Progress = lambda _: None) -> bool:
         "report_sha256": evaluation.report_sha256,
     }
     run_demo_round(dataset_sha256=iris.sha256, model=model, progress=progress)
-    index_chain()
+    chain_services.index_chain()
     governance_services.refresh_proposal_states()
     progress("demo content ready")
     return True

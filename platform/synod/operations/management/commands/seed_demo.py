@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from synod.common.demo import seed_demo
+from synod.operations.demo import seed_demo
 
 
 class Command(BaseCommand):

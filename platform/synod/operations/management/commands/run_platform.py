@@ -10,20 +10,16 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from synod.chain.client import make_web3
-from synod.common.supervision import Program, write_config
-from synod.config import embedded_broker
+from synod.chain import selectors as chain_selectors
+from synod.common import embedded_broker
+from synod.operations.supervision import Program, write_config
 
 
 def _chain_is_local_and_down() -> bool:
     url = urlparse(settings.CHAIN_RPC_URL)
     if url.hostname not in {"127.0.0.1", "localhost"}:
         return False
-    try:
-        _ = make_web3(settings.CHAIN_RPC_URL, timeout=1).eth.chain_id
-    except Exception:
-        return True
-    return False
+    return not chain_selectors.node_answers(settings.CHAIN_RPC_URL, timeout_s=1)
 
 
 def platform_programs(*, addr: str, concurrency: int, no_demo: bool) -> list[Program]:

@@ -5,7 +5,7 @@ backoff if it fails; every step is idempotent."""
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from synod.common.tasks import seed_demo
+from synod.operations.tasks import seed_demo
 
 
 class Command(BaseCommand):
