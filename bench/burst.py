@@ -10,7 +10,7 @@ With --start, pages are not rate-limited (SYNOD_WEB_RATE is raised) so the figur
 serving; the API keeps its limit of 600 requests a minute per address, so its share of the
 answers are 429s. Figures go to bench/results/burst.json. Loopback only; the loop is bounded in
 time and count.
-The test tests/common/test_run_platform.py runs the same burst and asserts no 5xx, no errors.
+The test tests/operations/test_run_platform.py runs the same burst and asserts no 5xx, no errors.
 """
 
 from __future__ import annotations

@@ -197,9 +197,15 @@ def test_one_command_runs_the_platform_and_ctrl_c_stops_it(config, tmp_path):
         data_dir = tmp_path / "data"
         env = platform_env(data_dir, chain_port, **services)
 
-        first = start_platform(env, data_dir, http_port, chain_port)
+        # The README's `make run` (SQLite, embedded broker) starts with the demo content, and
+        # this checks it is queued; the cluster configuration boots without it (--no-demo).
+        with_demo = config == "embedded"
+        boot_args = () if with_demo else ("--no-demo",)
+        first = start_platform(env, data_dir, http_port, chain_port, *boot_args)
         try:
             body = first.wait_healthy()
+            if with_demo:
+                _wait_for(lambda: "Demo content queued" in first.output(), 60, "demo", first)
         finally:
             exit_code = first.interrupt()
         assert body["chain"]["data"]["chain_id"] == 31337
@@ -210,6 +216,7 @@ def test_one_command_runs_the_platform_and_ctrl_c_stops_it(config, tmp_path):
         assert expected_db in body["database"]["detail"]
         output = first.output()
         assert "deployed at" in output
+        assert ("Demo content queued" in output) == with_demo, output[-3000:]
         assert exit_code == 0, output[-3000:]
         # Everything it started is gone: the ports are free again, and the broker too.
         assert not answers("127.0.0.1", http_port)
@@ -217,7 +224,7 @@ def test_one_command_runs_the_platform_and_ctrl_c_stops_it(config, tmp_path):
         assert not embedded_broker.answers(data_dir / "broker")
 
         # The second start reuses the chain state and the deployment instead of redeploying.
-        second = start_platform(env, data_dir, http_port, chain_port)
+        second = start_platform(env, data_dir, http_port, chain_port, "--no-demo")
         try:
             again = second.wait_healthy()
         finally:
