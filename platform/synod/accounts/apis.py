@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from synod.accounts import selectors
 from synod.accounts.authentication import IsAuthenticatedCountingFailures
-from synod.tickets.selectors import ticket_summary
 
 
 class AccountApi(APIView):
@@ -37,13 +37,5 @@ class AccountApi(APIView):
         responses={200: OutputSerializer},
     )
     def get(self, request: Request) -> Response:
-        address = request.user.address
-        data = {"address": address, "chain_reachable": True}
-        try:
-            summary = ticket_summary(address)
-        except ConnectionError:
-            data["chain_reachable"] = False
-            summary = None
-        for figure in ("wallet", "deposited", "reserved", "spent", "available"):
-            data[f"tickets_{figure}"] = getattr(summary, figure) if summary else None
-        return Response(self.OutputSerializer(data).data)
+        overview = selectors.account_overview(request.user.address)
+        return Response(self.OutputSerializer(overview).data)

@@ -60,3 +60,29 @@ def chain_figures(address: str) -> ChainFigures:
         logger.info("dashboard chain read failed for %s: %s", address, exc)
         return ChainFigures(None, None, "chain unreachable")
     return ChainFigures(badges, tickets)
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    """What the account API answers: whole-ticket figures are None when their contract is
+    not deployed yet or the chain does not answer (then `chain_reachable` is False)."""
+
+    address: str
+    chain_reachable: bool
+    tickets_wallet: int | None
+    tickets_deposited: int | None
+    tickets_reserved: int | None
+    tickets_spent: int | None
+    tickets_available: int | None
+
+
+def account_overview(address: str) -> AccountOverview:
+    """Never raises for an unreachable chain."""
+    try:
+        summary = ticket_summary(address)
+    except ConnectionError as exc:
+        logger.info("account chain read failed for %s: %s", address, exc)
+        return AccountOverview(address, False, None, None, None, None, None)
+    figures = ("wallet", "deposited", "reserved", "spent", "available")
+    values = [getattr(summary, figure) if summary else None for figure in figures]
+    return AccountOverview(address, True, *values)
