@@ -19,14 +19,7 @@ from web3.contract import Contract
 
 from synod.chain.client import get_web3
 from synod.chain.deployment import DeployedContract, deployment_path, load_deployment
-
-
-class ContractNotDeployed(LookupError):
-    """The deployment record of this chain has no contract by that name."""
-
-
-class ArtifactMissing(LookupError):
-    """No compiled artifact for that contract name: run `manage.py compile_contracts`."""
+from synod.chain.errors import ArtifactMissing, ContractNotDeployed  # raised here
 
 
 def _mtime_ns(path: Path) -> int:

@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from requests.exceptions import ConnectionError as NodeUnreachable
+from requests.exceptions import Timeout as NodeTimeout
 from web3 import Web3
 from web3.middleware import SignAndSendRawMiddlewareBuilder
+from web3.types import RPCEndpoint, RPCResponse
+
+from synod.chain.errors import ChainUnavailable
 
 RPC_TIMEOUT_S = 5
 
 
+class PlatformHTTPProvider(Web3.HTTPProvider):
+    """web3's HTTP provider, whose requests that cannot reach the node, or get no answer in
+    time, raise ChainUnavailable: every node call of the platform (a contract read in a
+    view, an estimate in the sender) then fails one known way, which the error handlers
+    answer as a 503, instead of a requests error that would be a crash."""
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        try:
+            return super().make_request(method, params)
+        except NodeTimeout as exc:  # before NodeUnreachable: ConnectTimeout is both
+            raise ChainUnavailable(reason="the chain node did not answer in time") from exc
+        except NodeUnreachable as exc:
+            raise ChainUnavailable(reason="the chain node could not be reached") from exc
+
+
 def make_web3(rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> Web3:
-    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    return Web3(PlatformHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
 
 
 @cache

@@ -2,7 +2,8 @@
 
 An app reacts to chain events in its own `handlers.py` (imported when Django starts):
 
-    from synod.chain.events import DecodedEvent, on_event
+    from synod.chain.selectors import DecodedEvent
+    from synod.chain.services import on_event
 
     def _forget_dataset(event: DecodedEvent) -> None:
         registry_services.forget_dataset(sha256=event.args["sha256"])

@@ -1,3 +1,7 @@
+"""Reads of the chain app, for other apps: the deployed contracts (web3 Contract objects
+whose views they call), the node's head, the indexed events, the sender's outbox, and the
+EIP-712 messages the contracts verify. Other apps never import web3 themselves."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -5,10 +9,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
-from synod.chain import bindings
+from synod.chain import bindings, typed_data
 from synod.chain.client import get_web3, make_web3
 from synod.chain.deployment import deployment_complete, load_deployment
-from synod.chain.devnode import LOCAL_CHAIN_IDS
+from synod.chain.devnode import ANVIL_DEV_KEYS, LOCAL_CHAIN_IDS
 from synod.chain.events import DecodedEvent
 from synod.chain.indexer import stored_event
 from synod.chain.models import ChainEvent, IndexerCursor, OutgoingTransaction
@@ -20,24 +24,55 @@ deployed_contracts = bindings.deployed_contracts
 encode_call = bindings.encode_call
 abi = bindings.abi
 
+# EIP-712 messages for a wallet to sign, with the domain read from the contract itself.
+ballot_typed_data = typed_data.ballot
+extended_ballot_typed_data = typed_data.extended_ballot
+permit_typed_data = typed_data.permit
+
+# The outbox states (PENDING, SENT, MINED, FAILED), to compare an OutgoingTransaction with.
+OutgoingStatus = OutgoingTransaction.Status
+
 __all__ = [
     "ChainStatus",
     "DecodedEvent",
     "IndexerStatus",
+    "OutgoingStatus",
     "abi",
+    "ballot_typed_data",
     "chain_events",
     "chain_status",
     "contract",
     "contract_address",
     "deployed",
     "deployed_contracts",
+    "dev_keys",
     "encode_call",
+    "extended_ballot_typed_data",
+    "head_block_number",
     "indexer_status",
     "is_local_dev_chain",
     "node_answers",
+    "node_chain_id",
     "outgoing_transaction",
     "outgoing_transaction_by_hash",
+    "permit_typed_data",
 ]
+
+
+def head_block_number() -> int:
+    """The node's latest block number. Raises ChainUnavailable when it does not answer."""
+    return get_web3().eth.block_number
+
+
+def node_chain_id() -> int:
+    """The chain id the node serves (settings.CHAIN_ID is the one the platform expects)."""
+    return get_web3().eth.chain_id
+
+
+def dev_keys() -> list[str]:
+    """anvil's published dev keys by account index (0 is the local operator, 1-3 the
+    genesis experts). They hold value only on a local dev chain (`is_local_dev_chain`)."""
+    return list(ANVIL_DEV_KEYS)
 
 
 @dataclass(frozen=True)

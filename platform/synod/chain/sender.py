@@ -34,13 +34,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from eth_account.signers.local import LocalAccount
-from requests.exceptions import ConnectionError as NodeUnreachable
-from requests.exceptions import Timeout as NodeTimeout
 from web3 import Web3
 from web3.exceptions import TimeExhausted, TransactionNotFound
 
 from synod.chain.client import get_web3, operator_account
-from synod.chain.errors import ContractRevert, as_contract_revert
+
+# The sender's errors live with the chain's other errors; importable from here too.
+from synod.chain.errors import (
+    BroadcastFailed,
+    ContractRevert,
+    IdempotencyConflict,
+    NotSent,
+    ReceiptTimeout,
+    TransactionError,
+    TransactionFailed,
+    as_contract_revert,
+)
 from synod.chain.models import NonceSequence, OutgoingTransaction
 
 logger = logging.getLogger(__name__)
@@ -50,58 +59,18 @@ DEFAULT_GAS_HEADROOM = 1.3
 RECEIPT_POLL_S = 0.1
 UNFINISHED = (OutgoingTransaction.Status.PENDING, OutgoingTransaction.Status.SENT)
 
-
-class TransactionError(Exception):
-    """Base class of the sender's own errors."""
-
-
-class NotSent(TransactionError):
-    """Never sent: the transaction could not be estimated, built, signed or saved (the
-    node did not answer, the key is missing...). This call saved nothing and used no nonce."""
-
-    def __init__(self, idempotency_key: str, cause: BaseException) -> None:
-        self.idempotency_key = idempotency_key
-        self.reason = _plain_cause(cause)
-        super().__init__(f"{idempotency_key} was not sent: {self.reason}")
-
-
-def _plain_cause(cause: BaseException) -> str:
-    if isinstance(cause, NodeTimeout):
-        return "the chain node did not answer in time"
-    if isinstance(cause, NodeUnreachable):
-        return "the chain node could not be reached"
-    return str(cause) or type(cause).__name__
-
-
-class IdempotencyConflict(TransactionError):
-    """Never sent: the idempotency key was already used for a different transaction."""
-
-
-class BroadcastFailed(TransactionError):
-    """In flight: the transaction is signed and saved (PENDING), but no node accepted it on
-    this attempt (it may even have reached one). `resend_unfinished` sends it again."""
-
-    def __init__(self, outgoing: OutgoingTransaction, cause: BaseException) -> None:
-        self.outgoing = outgoing
-        super().__init__(f"{outgoing.tx_hash}: {cause}")
-
-
-class ReceiptTimeout(TransactionError):
-    """In flight: sent but not mined in time; ask again later with the same key."""
-
-    def __init__(self, outgoing: OutgoingTransaction, timeout: float) -> None:
-        self.outgoing = outgoing
-        super().__init__(f"{outgoing.tx_hash} not mined within {timeout}s")
-
-
-class TransactionFailed(TransactionError):
-    """The transaction was mined and reverted (`outgoing.revert_name` says why when the
-    replay could tell), or its nonce was taken by another transaction."""
-
-    def __init__(self, outgoing: OutgoingTransaction) -> None:
-        self.outgoing = outgoing
-        reason = outgoing.revert_name or outgoing.last_error or "reverted without a reason"
-        super().__init__(f"{outgoing.idempotency_key} ({outgoing.tx_hash}) failed: {reason}")
+__all__ = [
+    "BroadcastFailed",
+    "IdempotencyConflict",
+    "NotSent",
+    "ReceiptTimeout",
+    "TransactionError",
+    "TransactionFailed",
+    "broadcast",
+    "drive",
+    "resend_unfinished",
+    "send_transaction",
+]
 
 
 @dataclass(frozen=True)

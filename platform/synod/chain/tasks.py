@@ -1,22 +1,22 @@
 import logging
 
 from celery import shared_task
-from requests.exceptions import ConnectionError as NodeUnreachable
-from requests.exceptions import Timeout as NodeTimeout
 
 from synod.chain import services
+from synod.chain.errors import ChainUnavailable
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
 def index_chain() -> None:
-    """Beat runs this every few seconds; the cursor lease makes overlapping runs no-ops."""
+    """Beat runs this every few seconds, and `services.request_indexing` when someone waits
+    for a transaction; the cursor lease makes overlapping runs no-ops."""
     try:
         result = services.index_chain()
-    except (NodeUnreachable, NodeTimeout) as exc:
+    except ChainUnavailable as exc:
         # A node that is down is waited out by the next beat, not reported as a crash.
-        logger.warning("chain indexer: node unreachable (%s)", type(exc).__name__)
+        logger.warning("chain indexer: %s", exc.reason)
         return
     if result.events or result.rewound_to is not None:
         logger.info(
@@ -33,5 +33,5 @@ def resend_unfinished_transactions() -> None:
     """Re-broadcast outbox transactions a crash or a node restart left unmined."""
     try:
         services.resend_unfinished()
-    except (NodeUnreachable, NodeTimeout) as exc:
-        logger.warning("transaction sender: node unreachable (%s)", type(exc).__name__)
+    except ChainUnavailable as exc:
+        logger.warning("transaction sender: %s", exc.reason)

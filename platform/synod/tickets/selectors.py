@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from web3 import Web3
-from web3.contract import Contract
+from eth_utils import to_checksum_address
 
-from synod.chain import bindings
+from synod.chain import selectors as chain_selectors
+from synod.chain.errors import ArtifactMissing, ChainUnavailable, ContractNotDeployed
+
+if TYPE_CHECKING:
+    from web3.contract import Contract
 
 
 @dataclass(frozen=True)
@@ -25,16 +29,19 @@ def ticket_summary(address: str) -> TicketSummary:
     """The ticket figures of `address`, read from the chain.
 
     `reserved` and `spent` come from the off-chain usage ledger, which the inference issue
-    adds; until then they are 0. Raises ConnectionError when the chain does not answer.
+    adds; until then they are 0. Raises ChainUnavailable (a ConnectionError) when the chain
+    does not answer.
     """
-    holder = Web3.to_checksum_address(address)
+    holder = to_checksum_address(address)
     ticket = _deployed("PromptTicket")
     escrow = _deployed("TicketEscrow")
     try:
         wallet = ticket.functions.balanceOf(holder).call() if ticket else None
         deposited = escrow.functions.deposits(holder).call() if escrow else None
-    except Exception as exc:  # any failed read (no node, no code at the address) is an outage
-        raise ConnectionError(f"chain unreachable: {type(exc).__name__}") from exc
+    except ChainUnavailable:
+        raise
+    except Exception as exc:  # any failed read (no code at the address) is an outage too
+        raise ChainUnavailable(reason=f"ticket read failed: {type(exc).__name__}") from exc
     reserved = spent = 0
     available = None if deposited is None else max(0, deposited - reserved - spent)
     return TicketSummary(wallet, deposited, reserved, spent, available)
@@ -42,6 +49,6 @@ def ticket_summary(address: str) -> TicketSummary:
 
 def _deployed(name: str) -> Contract | None:
     try:
-        return bindings.contract(name)
-    except (bindings.ContractNotDeployed, bindings.ArtifactMissing):
+        return chain_selectors.contract(name)
+    except (ContractNotDeployed, ArtifactMissing):
         return None
