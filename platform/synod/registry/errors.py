@@ -1,5 +1,9 @@
 """Errors the registry reports to people: each message says what was wrong and what
-happened (nothing stored), so pages, commands and the API can show it as it is."""
+happened (nothing stored), so pages, commands and the API can show it as it is.
+
+Every class is an `ApplicationError` (synod.common.errors): it carries its HTTP status and a
+stable `code`, and the common handlers answer it. The generic class mixed in (TooLarge,
+RateLimited, ...) gives the status, so `except errors.TooLarge` also catches the registry's."""
 
 from __future__ import annotations
 
@@ -9,49 +13,71 @@ from pathlib import Path
 
 from django.conf import settings
 
+from synod.common import errors
 
-class RegistryError(Exception):
+
+class RegistryError(errors.ApplicationError):
     """Base class: the message is meant for the person who uploaded or asked."""
 
-
-class UploadTooLarge(RegistryError):
-    pass
+    code = "registry_refused"
 
 
-class InvalidModelFile(RegistryError):
-    pass
+class InvalidSha256(RegistryError, errors.InvalidInput):
+    """A value given as a sha256 is not 64 hex digits."""
+
+    code = "invalid_sha256"
 
 
-class InvalidDatasetFile(RegistryError):
-    pass
-
-
-class IncompatibleModel(RegistryError):
-    """The model's inputs do not fit the dataset's declared input columns."""
-
-
-class DuplicateName(RegistryError):
-    """A different file was already uploaded as this name and version."""
-
-
-class EvaluationFailed(RegistryError):
-    pass
+class UploadTooLarge(RegistryError, errors.TooLarge):
+    code = "upload_too_large"
 
 
 class DatasetTooLarge(UploadTooLarge):
     """Small on disk, too big once read: too many rows or columns, or too much memory."""
 
-
-class UploadRateExceeded(RegistryError):
-    """The account started as many uploads in the last hour as it may."""
-
-    def __init__(self, message: str, *, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
+    code = "dataset_too_large"
 
 
-class UploadQuotaExceeded(RegistryError):
+class InvalidModelFile(RegistryError, errors.InvalidInput):
+    code = "invalid_model_file"
+
+
+class InvalidDatasetFile(RegistryError, errors.InvalidInput):
+    code = "invalid_dataset_file"
+
+
+class IncompatibleModel(RegistryError):
+    """The model's inputs do not fit the dataset's declared input columns: both files are
+    well formed, the pair is what cannot be processed."""
+
+    status_code = 422
+    code = "incompatible_model"
+
+
+class DuplicateName(RegistryError, errors.Conflict):
+    """A different file was already uploaded as this name and version."""
+
+    code = "duplicate_name"
+
+
+class EvaluationFailed(RegistryError):
+    """The model could not be run on the dataset (or gave nothing to score)."""
+
+    status_code = 422
+    code = "evaluation_failed"
+
+
+class UploadRateExceeded(RegistryError, errors.RateLimited):
+    """The account started as many uploads in the last hour as it may; `retry_after_s`
+    (and the Retry-After header) says when the next one is possible."""
+
+    code = "upload_rate_exceeded"
+
+
+class UploadQuotaExceeded(RegistryError, errors.TooLarge):
     """Storing the upload would take the account's stored files over its quota."""
+
+    code = "upload_quota_exceeded"
 
 
 def _server_places() -> list[str]:
