@@ -99,12 +99,46 @@
     throw new Error("Still not mined after two minutes: " + txHash + ". It may confirm later.");
   }
 
+  // Asks the platform to index the new block now (it answers at once, 202): the page's live
+  // parts poll and show the transaction's effect within seconds. Only a courtesy: the beat
+  // indexes anyway, so a refused request changes nothing for the person.
+  async function requestIndexing(syncUrl) {
+    try {
+      await post(syncUrl);
+    } catch (e) {
+      // the beat indexes within seconds anyway
+    }
+  }
+
   async function confirmAndSync(root, txHash, syncUrl, what) {
     say(root, what + " pending: transaction " + txHash.slice(0, 12) + "… sent, waiting for a block.", "info");
     await receipt(txHash);
-    say(root, what + " confirmed on-chain; updating the mirror…", "info");
-    await post(syncUrl);
+    await requestIndexing(syncUrl);
     say(root, what + " confirmed.", "success");
+  }
+
+  var INDEXED_TIMEOUT_MS = 60000;
+
+  // Waits until the platform has indexed a new proposal (the public API lists it), so its
+  // page exists when the browser goes there. Gives up quietly after a minute.
+  async function proposalIndexed(lookupUrl, council, proposalId) {
+    var url = lookupUrl + "?" + new URLSearchParams({ council: council, q: proposalId });
+    var deadline = Date.now() + INDEXED_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      try {
+        var response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (response.ok) {
+          var page = await response.json();
+          if ((page.results || []).some(function (row) { return row.id === proposalId; })) return true;
+        }
+      } catch (e) {
+        // a network hiccup: ask again
+      }
+      await new Promise(function (resolve) {
+        window.setTimeout(resolve, 1000);
+      });
+    }
+    return false;
   }
 
   function showErrors(form, errors) {
@@ -135,6 +169,8 @@
       say(form, "Confirm the proposal in your wallet…", "info");
       var txHash = await send(prepared.call, from);
       await confirmAndSync(form, txHash, form.dataset.syncUrl, "Proposal");
+      say(form, "Proposal confirmed on-chain; its page opens as soon as the platform has indexed it…", "info");
+      await proposalIndexed(form.dataset.lookupUrl, prepared.council, prepared.proposalId);
       window.location.assign(
         form.dataset.detailUrlTemplate
           .replace("__COUNCIL__", prepared.council)

@@ -12,6 +12,9 @@ from synod.governance.wallet_calls import WalletCall
 from tests.chain.conftest import node_guard, rpc_proxy  # noqa: F401 (shared fixtures)
 from tests.support.suite import Suite
 
+# The header governance.js sends with every request: refusals then come back as JSON.
+AS_SCRIPT = {"HTTP_ACCEPT": "application/json"}
+
 
 @pytest.fixture
 def suite(chain, deployed) -> Suite:

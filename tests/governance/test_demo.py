@@ -43,7 +43,7 @@ def test_an_interrupted_demo_round_finishes_when_run_again(suite):
     # Interrupted after the first vote: proposed, voting open, one of two votes cast.
     plan = demo.iris_dataset_proposal(dataset)
     first = demo._holder_keys()[0]
-    demo._open_and_vote(plan, first, [(first, 1, "")], suite.w3, lambda _: None)
+    demo._open_and_vote(plan, first, [(first, 1, "")], lambda _: None)
     sync()
     assert Proposal.objects.get(kind="approve_dataset").state == ProposalState.ACTIVE
 

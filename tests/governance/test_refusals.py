@@ -12,9 +12,9 @@ from eth_utils import keccak
 from synod.accounts.models import User
 from synod.chain.models import OutgoingTransaction
 from synod.governance import actions, services, wallet_calls
-from synod.governance.actions import ProposalInputError
+from synod.governance.errors import ProposalInputError, VoteRefused
 from synod.governance.models import RelayedBallot
-from tests.governance.conftest import mirrored, sign_ballot, sync, wallet_send
+from tests.governance.conftest import AS_SCRIPT, mirrored, sign_ballot, sync, wallet_send
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db]
 
@@ -88,13 +88,13 @@ def test_voting_before_the_window_opens_is_refused(suite):
     wallet_send(suite, wallet_calls.propose(plan), suite.holders[0])
     sync()
     proposal = mirrored("data")
-    with pytest.raises(services.VoteRefused, match="voting is not open: the proposal is pending"):
+    with pytest.raises(VoteRefused, match="voting is not open: the proposal is pending"):
         services.check_can_vote(proposal=proposal, voter=suite.holders[0])
 
 
 def test_voting_after_the_window_closed_is_refused(suite, open_proposal):
     suite.mine_past_deadline(suite.council("data"), int(open_proposal.proposal_id))
-    with pytest.raises(services.VoteRefused, match="voting is not open: the proposal is defeated"):
+    with pytest.raises(VoteRefused, match="voting is not open: the proposal is defeated"):
         _relay(open_proposal, 1, suite)
     assert not RelayedBallot.objects.exists()
 
@@ -103,13 +103,13 @@ def test_voting_twice_is_refused(suite, open_proposal):
     wallet_send(
         suite, wallet_calls.cast_vote(open_proposal, support=1, reason=""), suite.holders[0]
     )
-    with pytest.raises(services.VoteRefused, match="already voted") as refused:
+    with pytest.raises(VoteRefused, match="already voted") as refused:
         _relay(open_proposal, 1, suite)
     assert refused.value.status == 409
 
 
 def test_relaying_for_someone_without_a_badge_is_refused(suite, open_proposal):
-    with pytest.raises(services.VoteRefused, match="only holders of the data badge") as refused:
+    with pytest.raises(VoteRefused, match="only holders of the data badge") as refused:
         _relay(open_proposal, 6, suite)
     assert refused.value.status == 403
     assert not OutgoingTransaction.objects.exists()
@@ -118,7 +118,7 @@ def test_relaying_for_someone_without_a_badge_is_refused(suite, open_proposal):
 def test_a_signature_of_another_address_is_refused(suite, open_proposal):
     voter = suite.holders[0]
     typed = services.ballot_typed_data(proposal=open_proposal, voter=voter, support=1, reason="")
-    with pytest.raises(services.VoteRefused, match="not the voter's"):
+    with pytest.raises(VoteRefused, match="not the voter's"):
         services.relay_vote(
             proposal=open_proposal, voter=voter, support=1, reason="",
             nonce=typed["message"]["nonce"], signature=sign_ballot(typed, 2),
@@ -128,7 +128,7 @@ def test_a_signature_of_another_address_is_refused(suite, open_proposal):
 def test_a_signature_for_another_choice_is_refused(suite, open_proposal):
     voter = suite.holders[0]
     typed = services.ballot_typed_data(proposal=open_proposal, voter=voter, support=0, reason="")
-    with pytest.raises(services.VoteRefused, match="not the voter's"):
+    with pytest.raises(VoteRefused, match="not the voter's"):
         services.relay_vote(
             proposal=open_proposal, voter=voter, support=1, reason="",
             nonce=typed["message"]["nonce"], signature=sign_ballot(typed, 1),
@@ -143,7 +143,7 @@ def test_a_signature_of_another_proposal_or_chain_is_refused(suite, open_proposa
     other_proposal = json.loads(json.dumps(typed))
     other_proposal["message"]["proposalId"] = 12345
     for forged in (other_chain, other_proposal):
-        with pytest.raises(services.VoteRefused, match="not the voter's"):
+        with pytest.raises(VoteRefused, match="not the voter's"):
             services.relay_vote(
                 proposal=open_proposal, voter=voter, support=1, reason="",
                 nonce=typed["message"]["nonce"], signature=sign_ballot(forged, 1),
@@ -152,7 +152,7 @@ def test_a_signature_of_another_proposal_or_chain_is_refused(suite, open_proposa
 
 
 def test_a_malformed_signature_is_refused(suite, open_proposal):
-    with pytest.raises(services.VoteRefused, match="malformed"):
+    with pytest.raises(VoteRefused, match="malformed"):
         _relay(open_proposal, 1, suite, signature="0x" + "00" * 65)
 
 
@@ -163,7 +163,7 @@ def test_a_replayed_ballot_is_refused(suite, open_proposal):
     nonce = typed["message"]["nonce"]
     services.relay_vote(proposal=open_proposal, voter=voter, support=1, reason="", nonce=nonce,
                         signature=signature)  # fmt: skip
-    with pytest.raises(services.VoteRefused) as refused:
+    with pytest.raises(VoteRefused) as refused:
         services.relay_vote(proposal=open_proposal, voter=voter, support=1, reason="",
                             nonce=nonce, signature=signature)  # fmt: skip
     assert refused.value.status == 409
@@ -173,7 +173,7 @@ def test_a_replayed_ballot_is_refused(suite, open_proposal):
 
 def test_the_relay_budget_is_enforced(suite, open_proposal, settings):
     settings.GOVERNANCE_RELAY_BUDGET_PER_DAY = 0
-    with pytest.raises(services.VoteRefused, match="relay budget") as refused:
+    with pytest.raises(VoteRefused, match="relay budget") as refused:
         _relay(open_proposal, 1, suite)
     assert refused.value.status == 429
 
@@ -192,6 +192,7 @@ def test_proposing_without_the_badge_is_refused_over_http(client, suite):
     response = client.post(
         reverse("governance:new", args=["approve_dataset"]),
         {"sha256": DATASET, "uri": "synod://d", "license": "MIT"},
+        **AS_SCRIPT,
     )
     assert response.status_code == 403
     assert "only holders of the data badge" in response.json()["detail"]
@@ -202,6 +203,7 @@ def test_a_badge_holder_gets_the_propose_call_and_its_id(client, suite):
     response = client.post(
         reverse("governance:new", args=["approve_dataset"]),
         {"sha256": DATASET, "uri": "synod://d", "license": "MIT", "title": "Iris"},
+        **AS_SCRIPT,
     )
     assert response.status_code == 200, response.content
     body = response.json()
@@ -215,6 +217,7 @@ def test_form_errors_name_the_field(client, suite):
     response = client.post(
         reverse("governance:new", args=["approve_dataset"]),
         {"sha256": "nothex", "uri": "synod://d", "license": "MIT"},
+        **AS_SCRIPT,
     )
     assert response.status_code == 400
     assert "sha256" in response.json()["errors"]
@@ -223,7 +226,7 @@ def test_form_errors_name_the_field(client, suite):
 def test_queue_before_success_is_refused_over_http(client, suite, open_proposal):
     _sign_in(client, suite.holders[0])
     url = reverse("governance:queue-call", args=["data", open_proposal.proposal_id])
-    response = client.post(url)
+    response = client.post(url, **AS_SCRIPT)
     assert response.status_code == 409
     assert "cannot queue: the proposal is active" in response.json()["detail"]
 
@@ -231,7 +234,9 @@ def test_queue_before_success_is_refused_over_http(client, suite, open_proposal)
 def test_relay_with_a_malformed_signature_is_a_400(client, suite, open_proposal):
     _sign_in(client, suite.holders[0])
     url = reverse("governance:relay", args=["data", open_proposal.proposal_id])
-    response = client.post(url, {"support": 1, "reason": "", "nonce": 0, "signature": "0x12"})
+    response = client.post(
+        url, {"support": 1, "reason": "", "nonce": 0, "signature": "0x12"}, **AS_SCRIPT
+    )
     assert response.status_code == 400
     assert "signature" in response.json()["errors"]
 
@@ -244,10 +249,14 @@ def test_unknown_proposal_is_a_404(client, suite):
 def test_vote_call_and_ballot_for_a_holder_over_http(client, suite, open_proposal):
     _sign_in(client, suite.holders[0])
     args = ["data", open_proposal.proposal_id]
-    call = client.post(reverse("governance:vote-call", args=args), {"support": 1, "reason": "ok"})
+    call = client.post(
+        reverse("governance:vote-call", args=args), {"support": 1, "reason": "ok"}, **AS_SCRIPT
+    )
     assert call.status_code == 200
     assert call.json()["call"]["to"] == suite.council("data").address
-    ballot = client.post(reverse("governance:ballot", args=args), {"support": 2, "reason": ""})
+    ballot = client.post(
+        reverse("governance:ballot", args=args), {"support": 2, "reason": ""}, **AS_SCRIPT
+    )
     assert ballot.status_code == 200
     typed = ballot.json()["typedData"]
     assert typed["primaryType"] == "ExtendedBallot"
@@ -258,10 +267,10 @@ def test_vote_call_and_ballot_for_a_holder_over_http(client, suite, open_proposa
 def test_vote_call_refuses_a_non_holder_and_bad_input_over_http(client, suite, open_proposal):
     args = ["data", open_proposal.proposal_id]
     _sign_in(client, suite.accounts[6])
-    refused = client.post(reverse("governance:vote-call", args=args), {"support": 1})
+    refused = client.post(reverse("governance:vote-call", args=args), {"support": 1}, **AS_SCRIPT)
     assert refused.status_code == 403
     assert "only holders" in refused.json()["detail"]
     _sign_in(client, suite.holders[0])
-    bad = client.post(reverse("governance:ballot", args=args), {"support": 7})
+    bad = client.post(reverse("governance:ballot", args=args), {"support": 7}, **AS_SCRIPT)
     assert bad.status_code == 400
     assert "support" in bad.json()["errors"]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from django.urls import reverse
 
-from synod.governance import actions, wallet_calls
+from synod.governance import actions, selectors, wallet_calls
 from synod.registry import services as registry_services
 from synod.registry.models import Dataset
 from tests.governance.conftest import sync, wallet_send
@@ -49,12 +49,16 @@ def test_an_approval_flips_the_registry_state_and_what_the_api_lists(
 
 
 def test_pending_vote_while_open_and_released_when_defeated(client, suite, uploaded_dataset):
-
-    plan = actions.approve_dataset(sha256=uploaded_dataset.sha256, uri="synod://d", license="MIT")
+    """Governance says which hashes have a vote open (the registry shows them as "pending
+    vote"); the registry's mirror keeps only what the chain says."""
+    sha = uploaded_dataset.sha256
+    plan = actions.approve_dataset(sha256=sha, uri="synod://d", license="MIT")
     wallet_send(suite, wallet_calls.propose(plan), suite.holders[0])
     sync()
+    assert selectors.pending_vote_subjects("dataset") == {sha}
+    assert selectors.pending_vote_subjects("model") == set()
     uploaded_dataset.refresh_from_db()
-    assert uploaded_dataset.approval_status == "pending_vote"
+    assert uploaded_dataset.approval_status == "not_proposed"
 
     suite.node.mine(2)
     sync()
@@ -64,6 +68,7 @@ def test_pending_vote_while_open_and_released_when_defeated(client, suite, uploa
     suite.send(council.functions.castVote(proposal_id, 0), suite.holders[1])
     suite.mine_past_deadline(council, proposal_id)
     sync()
+    assert selectors.pending_vote_subjects("dataset") == set()
     uploaded_dataset.refresh_from_db()
     assert uploaded_dataset.approval_status == "not_proposed"
     assert uploaded_dataset.sha256 not in listed(client)

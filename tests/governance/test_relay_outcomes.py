@@ -20,7 +20,7 @@ from synod.chain.models import NonceSequence, OutgoingTransaction
 from synod.governance import actions, services, wallet_calls
 from synod.governance import tasks as governance_tasks
 from synod.governance.models import Proposal, RelayedBallot, Vote
-from tests.governance.conftest import mirrored, sign_ballot, sync, wallet_send
+from tests.governance.conftest import AS_SCRIPT, mirrored, sign_ballot, sync, wallet_send
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db]
 
@@ -64,6 +64,7 @@ def _relay_over_http(client, proposal: Proposal, voter: str, *, support: int = 1
         url,
         {"support": support, "reason": "", "nonce": typed["message"]["nonce"],
          "signature": sign_ballot(typed, VOTER_KEY)},
+        **AS_SCRIPT,
     )  # fmt: skip
 
 

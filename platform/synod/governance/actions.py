@@ -11,20 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from web3 import Web3
+from eth_utils import is_address, to_checksum_address
 
-from synod.chain import bindings
+from synod.chain import selectors as chain_selectors
+from synod.governance.errors import ProposalInputError
 from synod.governance.models import Council
 
 SHA256_HEX = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
-
-
-class ProposalInputError(ValueError):
-    """The proposal cannot be made as asked; the message says why, for a person."""
-
-    def __init__(self, message: str, *, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -34,10 +27,10 @@ class Action:
     args: list[Any]
 
     def target(self) -> str:
-        return bindings.deployed(self.contract).address
+        return chain_selectors.deployed(self.contract).address
 
     def calldata(self) -> str:
-        return bindings.encode_call(self.contract, self.function, self.args)
+        return chain_selectors.encode_call(self.contract, self.function, self.args)
 
 
 @dataclass(frozen=True)
@@ -79,15 +72,15 @@ def parse_sha256(value: str, *, field: str) -> bytes:
 
 def parse_address(value: str, *, field: str) -> str:
     value = (value or "").strip()
-    if not Web3.is_address(value):
+    if not is_address(value):
         raise ProposalInputError(
             "must be an Ethereum address (0x and 40 hex characters)", field=field
         )
-    return Web3.to_checksum_address(value)
+    return to_checksum_address(value)
 
 
 def _view(contract: str, function: str, *args: Any) -> Any:
-    return getattr(bindings.contract(contract).functions, function)(*args).call()
+    return getattr(chain_selectors.contract(contract).functions, function)(*args).call()
 
 
 # --- Parameters a council can change ------------------------------------------------------
@@ -272,6 +265,27 @@ BUILDERS = {
     "revoke_badge": revoke_badge,
     "set_parameter": set_parameter,
 }
+# The council that decides each kind; None where the proposer chooses (the form's "council").
+KIND_COUNCIL = {
+    "approve_dataset": "data",
+    "revoke_dataset": "data",
+    "approve_model": "model",
+    "revoke_model": "model",
+    "grant_badge": None,
+    "revoke_badge": None,
+    "set_parameter": None,
+}
+
+
+def deciding_council(kind: str, data: dict[str, Any]) -> str:
+    """The council a proposal of `kind` with this input goes to ("" when none is named)."""
+    if kind == "set_parameter" and data.get("parameter") in PARAMETERS:
+        owner = PARAMETERS[data["parameter"]].council
+        if owner:
+            return owner
+    return KIND_COUNCIL.get(kind) or data.get("council") or ""
+
+
 KIND_LABELS = {
     "approve_dataset": "Approve dataset",
     "revoke_dataset": "Revoke dataset",
@@ -331,14 +345,16 @@ def _kind_and_summary(contract: str, function: str, args: dict[str, Any]) -> tup
 
 def describe_action(target: str, calldata: str) -> dict[str, Any]:
     """Decode one action for people: {contract, function, args, kind, summary}."""
-    by_address = {c.address.lower(): name for name, c in bindings.deployed_contracts().items()}
+    by_address = {
+        c.address.lower(): name for name, c in chain_selectors.deployed_contracts().items()
+    }
     contract = by_address.get(target.lower())
     if contract is None:
         summary = f"call unknown contract {target} with data {calldata[:74]}…"
         return {"contract": None, "function": None, "args": {}, "kind": "other",
                 "summary": summary}  # fmt: skip
     try:
-        function, decoded = bindings.contract(contract).decode_function_input(calldata)
+        function, decoded = chain_selectors.contract(contract).decode_function_input(calldata)
     except Exception:
         return {"contract": contract, "function": None, "args": {}, "kind": "other",
                 "summary": f"call {contract} with undecodable data {calldata[:74]}…"}  # fmt: skip

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,59 +25,12 @@ from synod.governance.models import Council, Proposal, ProposalState
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 # A uint256 in decimal: at most 78 digits.
 PROPOSAL_ID_PATTERN = r"^[0-9]{1,78}$"
+MAX_SEARCH_CHARS = 200
 
 
 class ProposalPagination(ValidatedPageNumberPagination):
     page_size = 20
     max_page_size = 100
-
-
-class TallySerializer(serializers.Serializer):
-    for_votes = serializers.IntegerField()
-    against = serializers.IntegerField(source="against_votes")
-    abstain = serializers.IntegerField(source="abstain_votes")
-    quorum = serializers.IntegerField(allow_null=True, help_text="Null until voting opens.")
-
-
-class ActionSerializer(serializers.Serializer):
-    contract = serializers.CharField(allow_null=True)
-    function = serializers.CharField(allow_null=True)
-    kind = serializers.CharField()
-    summary = serializers.CharField()
-    args = serializers.DictField()
-
-
-class ProposalSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(
-        source="proposal_id", help_text="The on-chain proposal id (uint256)."
-    )
-    tally = TallySerializer(source="*")
-    actions = ActionSerializer(many=True)
-
-    class Meta:
-        model = Proposal
-        fields = [
-            "id", "council", "kind", "title", "state", "proposer", "actions", "tally",
-            "vote_start", "vote_end", "eta", "created_block", "created_tx", "created_at",
-            "executed_block", "executed_tx",
-        ]  # fmt: skip
-
-
-class VoteSerializer(serializers.Serializer):
-    voter = serializers.CharField()
-    support = serializers.CharField(source="get_support_display")
-    weight = serializers.IntegerField()
-    reason = serializers.CharField()
-    block_number = serializers.IntegerField()
-    tx_hash = serializers.CharField()
-    relayed = serializers.BooleanField()
-
-
-class ProposalDetailSerializer(ProposalSerializer):
-    votes = VoteSerializer(many=True)
-
-    class Meta(ProposalSerializer.Meta):
-        fields = [*ProposalSerializer.Meta.fields, "description", "targets", "calldatas", "votes"]
 
 
 class ProposalListApi(APIView):
@@ -87,6 +40,8 @@ class ProposalListApi(APIView):
     pagination_class = ProposalPagination
 
     class FilterSerializer(serializers.Serializer):
+        """The proposal filters, read once for the API and for the proposal list page."""
+
         council = choice_parameter(Council.values, required=False)
         state = choice_parameter(ProposalState.values, required=False)
         kind = choice_parameter(list(KIND_LABELS), required=False)
@@ -99,28 +54,76 @@ class ProposalListApi(APIView):
         q = serializers.CharField(
             required=False,
             allow_blank=True,
-            max_length=200,
+            max_length=MAX_SEARCH_CHARS,
             help_text="Search in title and description, or an exact proposal id.",
         )
 
-    @extend_schema(parameters=[FilterSerializer], responses=ProposalSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=query_parameters(request))
-        filters.is_valid(raise_exception=True)
-        chosen = filters.validated_data
-        proposals = selectors.proposals(
-            selectors.ProposalFilters(
+        @classmethod
+        def parse(
+            cls, query: Mapping[str, str], *, lenient: bool = False
+        ) -> selectors.ProposalFilters:
+            """The filters in `query`. Strict (the API): a value it cannot read is a 400
+            naming the parameter. Lenient (the page, whose form sends "" for "any"): such
+            values are ignored and a long search is cut, the rest still filters."""
+            data = dict(query)
+            if lenient and "q" in data:
+                data["q"] = data["q"][:MAX_SEARCH_CHARS]
+            serializer = cls(data=data)
+            if not serializer.is_valid():
+                if not lenient:
+                    raise serializers.ValidationError(serializer.errors)
+                kept = {
+                    name: value for name, value in data.items() if name not in serializer.errors
+                }
+                serializer = cls(data=kept)
+                serializer.is_valid(raise_exception=True)  # every refused value is gone
+            chosen = serializer.validated_data
+            return selectors.ProposalFilters(
                 council=chosen.get("council", ""),
                 state=chosen.get("state", ""),
                 kind=chosen.get("kind", ""),
                 proposer=chosen.get("proposer", ""),
                 search=chosen.get("q", ""),
             )
+
+    @extend_schema_serializer(component_name="Proposal")
+    class OutputSerializer(serializers.ModelSerializer):
+        @extend_schema_serializer(component_name="Tally")
+        class TallySerializer(serializers.Serializer):
+            for_votes = serializers.IntegerField()
+            against = serializers.IntegerField(source="against_votes")
+            abstain = serializers.IntegerField(source="abstain_votes")
+            quorum = serializers.IntegerField(allow_null=True, help_text="Null until voting opens.")
+
+        @extend_schema_serializer(component_name="Action")
+        class ActionSerializer(serializers.Serializer):
+            contract = serializers.CharField(allow_null=True)
+            function = serializers.CharField(allow_null=True)
+            kind = serializers.CharField()
+            summary = serializers.CharField()
+            args = serializers.DictField()
+
+        id = serializers.CharField(
+            source="proposal_id", help_text="The on-chain proposal id (uint256)."
         )
+        tally = TallySerializer(source="*")
+        actions = ActionSerializer(many=True)
+
+        class Meta:
+            model = Proposal
+            fields = [
+                "id", "council", "kind", "title", "state", "proposer", "actions", "tally",
+                "vote_start", "vote_end", "eta", "created_block", "created_tx", "created_at",
+                "executed_block", "executed_tx",
+            ]  # fmt: skip
+
+    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer.parse(query_parameters(request))
         return paginated_response(
             pagination=self.pagination_class(),
-            serializer_class=ProposalSerializer,
-            queryset=proposals,
+            serializer_class=self.OutputSerializer,
+            queryset=selectors.proposals(filters),
             request=request,
         )
 
@@ -134,6 +137,26 @@ class ProposalDetailApi(APIView):
     class FilterSerializer(serializers.Serializer):
         council = choice_parameter(Council.values, required=False)
 
+    @extend_schema_serializer(component_name="ProposalDetail")
+    class OutputSerializer(ProposalListApi.OutputSerializer):
+        @extend_schema_serializer(component_name="Vote")
+        class VoteSerializer(serializers.Serializer):
+            voter = serializers.CharField()
+            support = serializers.CharField(source="get_support_display")
+            weight = serializers.IntegerField()
+            reason = serializers.CharField()
+            block_number = serializers.IntegerField()
+            tx_hash = serializers.CharField()
+            relayed = serializers.BooleanField()
+
+        votes = VoteSerializer(many=True)
+
+        class Meta(ProposalListApi.OutputSerializer.Meta):
+            fields = [
+                *ProposalListApi.OutputSerializer.Meta.fields,
+                "description", "targets", "calldatas", "votes",
+            ]  # fmt: skip
+
     @extend_schema(
         parameters=[
             FilterSerializer,
@@ -145,7 +168,7 @@ class ProposalDetailApi(APIView):
                 description="The on-chain proposal id (uint256), in decimal.",
             ),
         ],
-        responses=ProposalDetailSerializer,
+        responses=OutputSerializer,
     )
     def get(self, request: Request, proposal_id: str) -> Response:
         filters = self.FilterSerializer(data=query_parameters(request))
@@ -154,14 +177,7 @@ class ProposalDetailApi(APIView):
             raise serializers.ValidationError(
                 {"proposal_id": "A proposal id is a decimal number (uint256)."}
             )
-        council = filters.validated_data.get("council", "")
-        found = list(
-            selectors.proposals(selectors.ProposalFilters(council=council)).filter(
-                proposal_id=str(int(proposal_id))
-            )[:2]
+        proposal = selectors.proposal_by_id(
+            int(proposal_id), council=filters.validated_data.get("council", "")
         )
-        if not found:
-            raise NotFound("No proposal with that id on this chain.")
-        if len(found) > 1:
-            raise NotFound("That id exists in several councils: add ?council=data|model|compute.")
-        return Response(ProposalDetailSerializer(found[0]).data)
+        return Response(self.OutputSerializer(proposal).data)

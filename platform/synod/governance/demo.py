@@ -7,39 +7,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from eth_account import Account
-from web3 import Web3
 
-from synod.chain import bindings
-from synod.chain.client import signing_web3
-from synod.chain.devnode import ANVIL_DEV_KEYS, LOCAL_CHAIN_IDS
+from synod.chain import selectors as chain_selectors
+from synod.chain import services as chain_services
 from synod.governance import actions, wallet_calls
 from synod.governance.actions import ProposalPlan, council_contract
+from synod.governance.errors import DemoRefused
 
 Progress = Callable[[str], None]
 NONEXISTENT = -1
 
-
-class DemoRefused(RuntimeError):
-    pass
+__all__ = ["DemoRefused", "iris_dataset_proposal", "run_demo_round"]
 
 
 def _holder_keys() -> list[str]:
-    return ANVIL_DEV_KEYS[1:4]
-
-
-def _rpc(w3: Web3, method: str, params: list) -> None:
-    response = w3.provider.make_request(method, params)
-    if "error" in response:
-        raise DemoRefused(f"{method} failed: {response['error']}")
+    return chain_selectors.dev_keys()[1:4]
 
 
 def _send(key: str, call: wallet_calls.WalletCall) -> None:
-    w3 = signing_web3(Account.from_key(key))
-    tx = w3.eth.send_transaction({"to": call.to, "data": call.data})
-    receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=120)
-    if receipt["status"] != 1:
+    if not chain_services.send_from_key(key, to=call.to, data=call.data):
         raise DemoRefused(f"demo transaction reverted: {call.description}")
 
 
@@ -53,7 +40,7 @@ Vote = tuple[str, int, str]  # (dev key, support, reason)
 
 
 def _state(plan: ProposalPlan) -> int:
-    council = bindings.contract(council_contract(plan.council))
+    council = chain_selectors.contract(council_contract(plan.council))
     try:
         return council.functions.state(wallet_calls.proposal_id(plan)).call()
     except Exception:
@@ -61,16 +48,16 @@ def _state(plan: ProposalPlan) -> int:
 
 
 def _open_and_vote(
-    plan: ProposalPlan, proposer_key: str, votes: list[Vote], w3: Web3, progress: Progress
+    plan: ProposalPlan, proposer_key: str, votes: list[Vote], progress: Progress
 ) -> None:
     """Propose (unless it exists), open the vote, and cast every missing vote. Resumable:
     each step looks at the chain, so an interrupted round carries on where it stopped."""
-    council = bindings.contract(council_contract(plan.council))
+    council = chain_selectors.contract(council_contract(plan.council))
     if _state(plan) == NONEXISTENT:
         _send(proposer_key, wallet_calls.propose(plan))
         progress(f"proposed: {plan.title}")
     if _state(plan) == PENDING:
-        _rpc(w3, "anvil_mine", [hex(council.functions.votingDelay().call() + 1)])
+        chain_services.mine_blocks(council.functions.votingDelay().call() + 1)
     if _state(plan) != ACTIVE:
         return
     proposal_id = wallet_calls.proposal_id(plan)
@@ -80,25 +67,24 @@ def _open_and_vote(
             _send(key, wallet_calls.cast_vote(_proposal_view(plan), support=support, reason=reason))
 
 
-def _close_voting(plans: list[ProposalPlan], w3: Web3) -> None:
+def _close_voting(plans: list[ProposalPlan]) -> None:
     deadlines = [
-        bindings.contract(council_contract(p.council))
+        chain_selectors.contract(council_contract(p.council))
         .functions.proposalDeadline(wallet_calls.proposal_id(p))
         .call()
         for p in plans
         if _state(p) == ACTIVE
     ]
     if deadlines:
-        _rpc(w3, "anvil_mine", [hex(max(deadlines) - w3.eth.block_number + 1)])
+        chain_services.mine_blocks(max(deadlines) - chain_selectors.head_block_number() + 1)
 
 
-def _queue_and_execute(plan: ProposalPlan, key: str, w3: Web3, progress: Progress) -> None:
+def _queue_and_execute(plan: ProposalPlan, key: str, progress: Progress) -> None:
     if _state(plan) == SUCCEEDED:
         _send(key, wallet_calls.queue(_proposal_view(plan)))
     if _state(plan) == QUEUED:
-        timelock = bindings.contract(f"{plan.council.capitalize()}Timelock")
-        _rpc(w3, "evm_increaseTime", [timelock.functions.getMinDelay().call() + 1])
-        _rpc(w3, "anvil_mine", ["0x1"])
+        timelock = chain_selectors.contract(f"{plan.council.capitalize()}Timelock")
+        chain_services.advance_time(timelock.functions.getMinDelay().call() + 1)
         _send(key, wallet_calls.execute(_proposal_view(plan)))
         progress(f"executed: {plan.title}")
 
@@ -117,11 +103,10 @@ def run_demo_round(
     *, dataset_sha256: str, model: dict | None = None, progress: Progress = lambda _: None
 ) -> None:
     """Idempotent and resumable: every step first asks the chain what is already done."""
-    w3 = bindings.contract(council_contract("data")).w3
-    if w3.eth.chain_id not in LOCAL_CHAIN_IDS or settings.CHAIN_ID not in LOCAL_CHAIN_IDS:
+    if not chain_selectors.is_local_dev_chain():
         raise DemoRefused("the demo governance round only runs on a local dev chain")
     first, second, third = _holder_keys()
-    registry = bindings.contract("ModelRegistry").functions
+    registry = chain_selectors.contract("ModelRegistry").functions
 
     # Round 1: a dataset approval that passes and a fee change that fails.
     round_one: list[ProposalPlan] = []
@@ -129,7 +114,7 @@ def run_demo_round(
         approve_dataset = iris_dataset_proposal(dataset_sha256)
         _open_and_vote(approve_dataset, first, [
             (first, 1, "Well-known, clean, permissively licensed."), (second, 1, ""),
-        ], w3, progress)  # fmt: skip
+        ], progress)  # fmt: skip
         round_one.append(approve_dataset)
     fee_change = actions.set_parameter(
         parameter="escrow_fee_bps", value=900,
@@ -138,23 +123,23 @@ def run_demo_round(
     )  # fmt: skip
     _open_and_vote(fee_change, first, [
         (second, 0, "Providers would pay for it; not now."), (third, 0, ""),
-    ], w3, progress)  # fmt: skip
+    ], progress)  # fmt: skip
     round_one.append(fee_change)
-    _close_voting(round_one, w3)
+    _close_voting(round_one)
     for plan in round_one:
-        _queue_and_execute(plan, first, w3, progress)
+        _queue_and_execute(plan, first, progress)
 
     # Round 2: open proposals a visitor can still vote on.
-    newcomer = Account.from_key(ANVIL_DEV_KEYS[4]).address
-    if not bindings.contract("ModelBadge").functions.balanceOf(newcomer).call():
+    newcomer = Account.from_key(chain_selectors.dev_keys()[4]).address
+    if not chain_selectors.contract("ModelBadge").functions.balanceOf(newcomer).call():
         grant = actions.grant_badge(
             council="model", holder=newcomer, title="Welcome a fourth model expert",
             body="Dev account 4 has reviewed three model submissions; grant the model badge.",
         )  # fmt: skip
-        _open_and_vote(grant, first, [], w3, progress)
+        _open_and_vote(grant, first, [], progress)
     if model and not registry.isModelApproved(bytes.fromhex(model["sha256"])).call():
         approve_model = actions.approve_model(**model)
         _open_and_vote(approve_model, first, [
             (first, 1, "Accuracy and latency look good on the approved set."),
-        ], w3, progress)  # fmt: skip
+        ], progress)  # fmt: skip
     progress("demo governance round in place")

@@ -68,17 +68,6 @@ FORMS = {
     "set_parameter": ParameterForm,
 }
 
-# The council that decides each kind; None where the form's own "council" field says.
-KIND_COUNCIL = {
-    "approve_dataset": "data",
-    "revoke_dataset": "data",
-    "approve_model": "model",
-    "revoke_model": "model",
-    "grant_badge": None,
-    "revoke_badge": None,
-    "set_parameter": None,
-}
-
 
 class VoteForm(forms.Form):
     support = forms.TypedChoiceField(

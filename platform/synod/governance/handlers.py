@@ -1,6 +1,6 @@
 """The governance mirror follows each council's events (see synod.chain.events)."""
 
-from synod.chain.events import register_handler
+from synod.chain.services import register_handler
 from synod.governance import services
 from synod.governance.actions import council_contract
 from synod.governance.models import Council

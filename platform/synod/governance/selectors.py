@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
-from web3 import Web3
+from eth_utils import to_checksum_address
 
-from synod.chain import bindings
+from synod.chain import selectors as chain_selectors
+from synod.chain.errors import ArtifactMissing, ChainUnavailable, ContractNotDeployed
+from synod.governance.errors import ProposalNotFound
 from synod.governance.models import Proposal, ProposalState, RelayedBallot, Vote
 
 # Deployment names of the three ExpertBadge contracts, one per council.
@@ -21,19 +23,21 @@ def badges_of(address: str) -> dict[str, bool | None]:
     council's badge contract is not deployed (or not compiled) yet.
 
     Reads the chain directly for now; the chain mirror will replace these reads.
-    Raises ConnectionError when the chain does not answer.
+    Raises ChainUnavailable (a ConnectionError) when the chain does not answer.
     """
-    holder = Web3.to_checksum_address(address)
+    holder = to_checksum_address(address)
     result: dict[str, bool | None] = dict.fromkeys(COUNCIL_BADGES)
     for council, name in COUNCIL_BADGES.items():
         try:
-            badge = bindings.contract(name)
-        except (bindings.ContractNotDeployed, bindings.ArtifactMissing):
+            badge = chain_selectors.contract(name)
+        except (ContractNotDeployed, ArtifactMissing):
             continue
         try:
             result[council] = badge.functions.balanceOf(holder).call() > 0
-        except Exception as exc:
-            raise ConnectionError(f"chain unreachable: {type(exc).__name__}") from exc
+        except ChainUnavailable:
+            raise
+        except Exception as exc:  # any failed read (no code at the address) is an outage
+            raise ChainUnavailable(reason=f"badge read failed: {type(exc).__name__}") from exc
     return result
 
 
@@ -78,6 +82,58 @@ def proposal(council: str, proposal_id: str, *, chain_id: int | None = None) -> 
     return Proposal.objects.filter(
         chain_id=chain_id or settings.CHAIN_ID, council=council, proposal_id=proposal_id
     ).first()
+
+
+def mirrored_proposal(council: str, proposal_id: str) -> Proposal:
+    """The proposal as the indexer mirrored it; ProposalNotFound when it has not (yet)."""
+    found = proposal(council, proposal_id)
+    if found is None:
+        raise ProposalNotFound("No such proposal on this chain (it may not be indexed yet).")
+    return found
+
+
+def proposal_by_id(proposal_id: int, *, council: str = "") -> Proposal:
+    """The proposal with this on-chain id, in `council` when given. Ids hash only the
+    actions, so the same id can exist in two councils: then the council must be named."""
+    found = list(
+        proposals(ProposalFilters(council=council)).filter(proposal_id=str(proposal_id))[:2]
+    )
+    if not found:
+        raise ProposalNotFound("No proposal with that id on this chain.")
+    if len(found) > 1:
+        raise ProposalNotFound(
+            "That id exists in several councils: add ?council=data|model|compute."
+        )
+    return found[0]
+
+
+# States in which a proposal may still pass: what it would change is "pending vote".
+OPEN_STATES = (ProposalState.PENDING, ProposalState.ACTIVE, ProposalState.SUCCEEDED,
+               ProposalState.QUEUED)  # fmt: skip
+
+# For each kind of registry subject: the proposal actions about it, and the argument that
+# holds its sha256.
+_SUBJECT_ACTIONS = {
+    "dataset": {"approve_dataset": "datasetHash", "revoke_dataset": "datasetHash"},
+    "model": {"approve_model": "modelHash", "revoke_model": "modelHash"},
+}
+
+
+def pending_vote_subjects(kind: str, *, chain_id: int | None = None) -> set[str]:
+    """The sha256s (lowercase hex, no 0x) of the datasets (`kind` "dataset") or model
+    versions ("model") that an open proposal (pending, active, succeeded or queued) would
+    approve or revoke. One query: the registry shows these as "Pending vote"."""
+    argument_of = _SUBJECT_ACTIONS[kind]
+    open_proposals = Proposal.objects.filter(
+        chain_id=chain_id or settings.CHAIN_ID, state__in=OPEN_STATES
+    ).filter(Q(kind__in=argument_of) | Q(kind="other"))  # "other": a mix of kinds
+    subjects = set()
+    for actions in open_proposals.values_list("actions", flat=True):
+        for action in actions:
+            argument = argument_of.get(action.get("kind"))
+            if argument and action.get("args", {}).get(argument):
+                subjects.add(str(action["args"][argument]).lower().removeprefix("0x"))
+    return subjects
 
 
 def votes_of(proposal: Proposal) -> QuerySet[Vote]:

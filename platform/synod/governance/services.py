@@ -5,24 +5,44 @@ and relayed (gasless) votes with their outcome."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from web3 import Web3
+from eth_utils import is_address, to_checksum_address
 
-from synod.chain import bindings, typed_data
 from synod.chain import selectors as chain_selectors
-from synod.chain.client import get_web3
-from synod.chain.errors import ContractRevert
-from synod.chain.events import DecodedEvent
-from synod.chain.models import OutgoingTransaction
-from synod.chain.sender import IdempotencyConflict, NotSent
-from synod.chain.services import send_contract_call
-from synod.governance.actions import council_contract, describe_action, title_of
+from synod.chain import services as chain_services
+from synod.chain.errors import ContractRevert, IdempotencyConflict, NotSent
+from synod.chain.selectors import DecodedEvent, OutgoingStatus
+from synod.governance import selectors, wallet_calls
+from synod.governance.actions import (
+    BUILDERS,
+    council_contract,
+    deciding_council,
+    describe_action,
+    title_of,
+)
+from synod.governance.demo import run_demo_round as run_demo_round  # for operations' seeding
+from synod.governance.errors import (
+    AlreadyVoted,
+    CouncilRefusedVote,
+    InvalidBallot,
+    NoBadge,
+    ProposerWithoutBadge,
+    RelayBudgetUsed,
+    RelayInFlight,
+    StaleBallotNonce,
+    VoteNotSent,
+    VotingClosed,
+    WrongProposalState,
+    WrongSigner,
+)
 from synod.governance.models import (
     FINAL_STATES,
     Council,
@@ -32,9 +52,12 @@ from synod.governance.models import (
     Vote,
     VoteSupport,
 )
-from synod.registry import services as registry_services
+
+if TYPE_CHECKING:
+    from synod.chain.models import OutgoingTransaction
 
 logger = logging.getLogger(__name__)
+
 
 # The order of OpenZeppelin's IGovernor.ProposalState enum.
 STATE_BY_INDEX = [
@@ -56,12 +79,6 @@ def _proposal_for(event: DecodedEvent) -> Proposal | None:
         council=_council_of(event),
         proposal_id=str(event.args["proposalId"]),
     ).first()
-
-
-def chain_time() -> datetime:
-    """The latest block's timestamp: what the timelock compares an ETA with."""
-    block = get_web3().eth.get_block("latest")
-    return datetime.fromtimestamp(block["timestamp"], tz=UTC)
 
 
 # --- Mirror writes (one per council event; each has its undo for reorgs) -------------------
@@ -98,34 +115,7 @@ def record_proposal_created(event: DecodedEvent) -> Proposal:
             "created_at": event.block_time or timezone.now(),
         },
     )
-    _mark_pending_votes(proposal, event.block_number, event.tx_hash)
     return proposal
-
-
-# Proposal kinds whose subject the registry shows as "pending vote" while they are open.
-_PENDING_SUBJECTS = {"approve_dataset": ("dataset", "datasetHash"),
-                     "approve_model": ("model", "modelHash")}  # fmt: skip
-
-
-def _subjects(proposal: Proposal) -> list[tuple[str, str]]:
-    return [
-        (_PENDING_SUBJECTS[a["kind"]][0], a["args"][_PENDING_SUBJECTS[a["kind"]][1]])
-        for a in proposal.actions
-        if a.get("kind") in _PENDING_SUBJECTS
-    ]
-
-
-def _mark_pending_votes(proposal: Proposal, block_number: int, tx_hash: str) -> None:
-    for kind, digest in _subjects(proposal):
-        registry_services.record_approval_change(
-            kind, digest, "pending_vote", block_number=block_number, tx_hash=tx_hash
-        )
-
-
-def _release_pending_votes(proposal: Proposal) -> None:
-    """A proposal that ended without passing leaves its subject as the chain has it."""
-    for kind, digest in _subjects(proposal):
-        registry_services.reconcile_approval_with_chain(kind, digest)
 
 
 def forget_proposal_created(event: DecodedEvent) -> None:
@@ -269,41 +259,92 @@ def record_extended(event: DecodedEvent) -> None:
 # --- State and quorum, read from the councils -------------------------------------------
 
 
+def _refresh(proposal: Proposal, head: int) -> bool:
+    """Ask the proposal's council for its state (and its quorum once the snapshot has
+    passed) and keep the answer; True when the state changed. The chain decides; the mirror
+    only remembers."""
+    council = chain_selectors.contract(council_contract(proposal.council))
+    state = STATE_BY_INDEX[council.functions.state(int(proposal.proposal_id)).call()]
+    updates: dict[str, Any] = {"state_block": head}
+    if state != proposal.state:
+        updates["state"] = state
+    if proposal.quorum is None and proposal.vote_start < head:
+        updates["quorum"] = council.functions.quorum(proposal.vote_start).call()
+    # One UPDATE, after every node call: no node call while a transaction is open.
+    Proposal.objects.filter(pk=proposal.pk).update(**updates)
+    return "state" in updates
+
+
+def refresh_proposal_state(proposal: Proposal) -> Proposal:
+    """This one proposal's state and quorum, read from its council now; returns it fresh."""
+    _refresh(proposal, chain_selectors.head_block_number())
+    proposal.refresh_from_db()
+    return proposal
+
+
 def refresh_proposal_states(*, chain_id: int | None = None) -> int:
-    """Ask each council for the state of every proposal not yet final, and for quorums
-    whose snapshot has passed. The chain decides; the mirror only remembers. Returns how
-    many proposals changed."""
-    w3 = get_web3()
-    chain_id = chain_id or w3.eth.chain_id
-    head = w3.eth.block_number
-    changed = 0
+    """Refresh every proposal not yet final (the beat's task does, every few seconds).
+    Returns how many proposals changed state."""
+    chain_id = chain_id or chain_selectors.node_chain_id()
+    head = chain_selectors.head_block_number()
     open_proposals = Proposal.objects.filter(chain_id=chain_id).exclude(state__in=FINAL_STATES)
-    for proposal in open_proposals:
-        council = bindings.contract(council_contract(proposal.council), w3=w3)
-        proposal_id = int(proposal.proposal_id)
-        state = STATE_BY_INDEX[council.functions.state(proposal_id).call()]
-        updates = {"state_block": head}
-        if state != proposal.state:
-            updates["state"] = state
-            changed += 1
-            if state in (ProposalState.DEFEATED, ProposalState.CANCELED, ProposalState.EXPIRED):
-                _release_pending_votes(proposal)
-        if proposal.quorum is None and proposal.vote_start < head:
-            updates["quorum"] = council.functions.quorum(proposal.vote_start).call()
-        with transaction.atomic():
-            Proposal.objects.filter(pk=proposal.pk).update(**updates)
-    return changed
+    return sum(_refresh(proposal, head) for proposal in open_proposals)
+
+
+# --- Proposals and operations the user's wallet sends ------------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedProposal:
+    """A proposal checked against the chain, ready for the proposer's wallet to send."""
+
+    call: wallet_calls.WalletCall
+    council: str
+    title: str
+    proposal_id: str  # the id the council will give it (uint256, decimal)
+
+
+def prepare_proposal(*, kind: str, data: dict[str, Any], proposer: str) -> PreparedProposal:
+    """Build the `propose` call for a proposal of `kind` from validated form data.
+
+    Refuses (ProposerWithoutBadge) unless `proposer` holds the deciding council's badge:
+    the council would refuse it on chain. Raises ProposalInputError, naming the field, for
+    input the chain shows to be wrong (a dataset approved already, a badge already held).
+    """
+    council = deciding_council(kind, data)
+    if not selectors.badges_of(proposer).get(council):
+        raise ProposerWithoutBadge(
+            f"only holders of the {council or 'council'} badge can propose this"
+        )
+    plan = BUILDERS[kind](**data)
+    return PreparedProposal(
+        call=wallet_calls.propose(plan),
+        council=plan.council,
+        title=plan.title,
+        proposal_id=str(wallet_calls.proposal_id(plan)),
+    )
+
+
+# What each operation needs the proposal's state to be, and how its call is built.
+_OPERATIONS = {
+    "queue": ({ProposalState.SUCCEEDED}, wallet_calls.queue),
+    "execute": ({ProposalState.QUEUED}, wallet_calls.execute),
+}
+
+
+def operation_call(proposal: Proposal, operation: str) -> wallet_calls.WalletCall:
+    """The wallet call that queues or executes `proposal`, after reading its state from the
+    council (the mirror may be a few seconds behind); WrongProposalState when it cannot."""
+    allowed, build = _OPERATIONS[operation]
+    proposal = refresh_proposal_state(proposal)
+    if proposal.state not in allowed:
+        raise WrongProposalState(
+            f"cannot {operation}: the proposal is {proposal.get_state_display().lower()}"
+        )
+    return build(proposal)
 
 
 # --- Gasless votes ------------------------------------------------------------------------
-
-
-class VoteRefused(Exception):
-    """A vote or relay the platform will not send; the message says why, for a person."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 MAX_REASON_CHARS = 2_000
@@ -311,30 +352,30 @@ MAX_REASON_CHARS = 2_000
 
 def ballot_typed_data(*, proposal: Proposal, voter: str, support: int, reason: str) -> dict:
     """The EIP-712 ballot the voter's wallet signs (eth_signTypedData_v4) for a relayed vote."""
-    return typed_data.extended_ballot(
-        bindings.contract(council_contract(proposal.council)),
+    return chain_selectors.extended_ballot_typed_data(
+        chain_selectors.contract(council_contract(proposal.council)),
         proposal_id=int(proposal.proposal_id),
         support=int(support),
-        voter=Web3.to_checksum_address(voter),
+        voter=to_checksum_address(voter),
         reason=reason,
     )
 
 
 def check_can_vote(*, proposal: Proposal, voter: str) -> None:
     """Refuse, before any transaction, what the council would refuse anyway."""
-    council = bindings.contract(council_contract(proposal.council))
+    council = chain_selectors.contract(council_contract(proposal.council))
     proposal_id = int(proposal.proposal_id)
     state = STATE_BY_INDEX[council.functions.state(proposal_id).call()]
     if state != ProposalState.ACTIVE:
-        raise VoteRefused(f"voting is not open: the proposal is {state.label.lower()}", status=409)
+        raise VotingClosed(f"voting is not open: the proposal is {state.label.lower()}")
     if council.functions.hasVoted(proposal_id, voter).call():
-        raise VoteRefused("this address has already voted on this proposal", status=409)
+        raise AlreadyVoted("this address has already voted on this proposal")
     if council.functions.getVotes(voter, proposal.vote_start).call() == 0:
-        raise VoteRefused(
-            f"only holders of the {proposal.council} badge when voting opened can vote",
-            status=403,
-        )
+        raise NoBadge(f"only holders of the {proposal.council} badge when voting opened can vote")
 
+
+# Relayed votes count towards a voter's budget for this long.
+RELAY_BUDGET_WINDOW = timedelta(days=1)
 
 # A ballot whose transaction the sender has not saved this long after it was created was
 # never sent (the relay request died before it could be): it is released.
@@ -375,33 +416,32 @@ def relay_vote(
 
     Returns the ballot, PENDING: its transaction is saved in the sender's outbox and on its
     way (when the broadcast failed, the sender's resend task sends it), so it may still
-    land; `settle_relayed_ballots` later records the outcome. Raises VoteRefused, with
-    the reason, when nothing was sent; then nothing is kept."""
+    land; `settle_relayed_ballots` later records the outcome. Raises a VoteRefused
+    subclass, with the reason, when nothing was sent; then nothing is kept."""
     if support not in VoteSupport.values:
-        raise VoteRefused("support must be 0 (against), 1 (for) or 2 (abstain)")
+        raise InvalidBallot("support must be 0 (against), 1 (for) or 2 (abstain)")
     if len(reason) > MAX_REASON_CHARS:
-        raise VoteRefused(f"the reason is longer than {MAX_REASON_CHARS} characters")
-    if not Web3.is_address(voter):
-        raise VoteRefused("voter must be an address")
-    voter = Web3.to_checksum_address(voter)
+        raise InvalidBallot(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    if not is_address(voter):
+        raise InvalidBallot("voter must be an address")
+    voter = to_checksum_address(voter)
     typed = ballot_typed_data(proposal=proposal, voter=voter, support=support, reason=reason)
     if nonce != typed["message"]["nonce"]:
-        raise VoteRefused("this ballot was signed for another nonce: sign again", status=409)
+        raise StaleBallotNonce("this ballot was signed for another nonce: sign again")
     try:
         signer = Account.recover_message(encode_typed_data(full_message=typed), signature=signature)
     except Exception as exc:
-        raise VoteRefused("the signature is malformed") from exc
+        raise InvalidBallot("the signature is malformed") from exc
     if signer != voter:
-        raise VoteRefused(
-            "the signature is not the voter's for this proposal, choice, reason and chain",
-            status=403,
+        raise WrongSigner(
+            "the signature is not the voter's for this proposal, choice, reason and chain"
         )
     check_can_vote(proposal=proposal, voter=voter)
     # An earlier relay of this voter that failed on chain frees the way for this one.
     settle_relayed_ballots(proposal=proposal, voter=voter)
     ballot = _record_ballot(proposal, voter, support, reason, signature)
     try:
-        outgoing = send_contract_call(
+        outgoing = chain_services.send_contract_call(
             contract=council_contract(proposal.council),
             function="castVoteWithReasonAndParamsBySig",
             args=[int(proposal.proposal_id), support, voter, reason, b"", signature],
@@ -411,15 +451,14 @@ def relay_vote(
         )
     except ContractRevert as exc:
         ballot.delete()  # never sent: the voter may try again or vote from the wallet
-        raise VoteRefused(
-            f"the council refused the vote: {refusal_in_plain_words(str(exc))}", status=409
+        raise CouncilRefusedVote(
+            f"the council refused the vote: {refusal_in_plain_words(str(exc))}"
         ) from exc
     except (NotSent, IdempotencyConflict) as exc:
         ballot.delete()
         reason_text = exc.reason if isinstance(exc, NotSent) else str(exc)
-        raise VoteRefused(
-            f"the vote could not be sent ({reason_text}); nothing was recorded, try again",
-            status=503,
+        raise VoteNotSent(
+            f"the vote could not be sent ({reason_text}); nothing was recorded, try again"
         ) from exc
     except Exception as exc:
         # Whatever went wrong, the outbox says whether the transaction is in flight: once
@@ -443,16 +482,18 @@ def relay_vote(
 def _record_ballot(
     proposal: Proposal, voter: str, support: int, reason: str, signature: str
 ) -> RelayedBallot:
-    since = timezone.now() - timedelta(days=1)
-    used = (
-        RelayedBallot.objects.filter(voter=voter, created_at__gte=since)
-        .exclude(status=RelayedBallot.Status.FAILED)
-        .count()
-    )
+    now = timezone.now()
+    counted = RelayedBallot.objects.filter(
+        voter=voter, created_at__gte=now - RELAY_BUDGET_WINDOW
+    ).exclude(status=RelayedBallot.Status.FAILED)
+    used = counted.count()
     if used >= settings.GOVERNANCE_RELAY_BUDGET_PER_DAY:
-        raise VoteRefused(
+        # The budget frees up when the oldest counted ballot leaves the window.
+        oldest = counted.order_by("created_at").values_list("created_at", flat=True).first()
+        frees_at = (oldest or now) + RELAY_BUDGET_WINDOW
+        raise RelayBudgetUsed(
             f"relay budget used: {used} relayed votes in 24 hours; vote from your wallet instead",
-            status=429,
+            retry_after_s=max(1, int((frees_at - now).total_seconds()) + 1),
         )
     same_vote = RelayedBallot.objects.filter(
         chain_id=proposal.chain_id,
@@ -472,8 +513,8 @@ def _record_ballot(
                 f"{proposal.proposal_id}:{voter}:{attempt}",
             )  # fmt: skip
     except IntegrityError as exc:
-        raise VoteRefused(
-            "a relayed vote of this address on this proposal is already on its way", status=409
+        raise RelayInFlight(
+            "a relayed vote of this address on this proposal is already on its way"
         ) from exc
 
 
@@ -506,7 +547,7 @@ def settle_relayed_ballots(*, proposal: Proposal | None = None, voter: str | Non
 
 def _settlement(ballot: RelayedBallot, outgoing: OutgoingTransaction | None) -> dict:
     now = timezone.now()
-    Status = OutgoingTransaction.Status
+    Status = OutgoingStatus
     if outgoing is None:
         if ballot.created_at > now - NEVER_SENT_AFTER:
             return {}  # its relay request may still be on its way to the sender

@@ -1,88 +1,73 @@
 """Governance pages (htmx) and the small JSON endpoints governance.js calls: the server
-validates and builds every transaction; the wallet only signs or sends it."""
+validates and builds every transaction; the wallet only signs or sends it.
+
+Views parse the request, call a service or selector and render. Refusals are raised as
+governance or chain errors (synod.governance.errors, synod.chain.errors) and answered by
+ApplicationErrorMiddleware: JSON with their status for governance.js, an error page else.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from functools import wraps
+from dataclasses import replace
+from typing import Any
 
+from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from synod.chain.bindings import ContractNotDeployed
-from synod.chain.errors import ContractRevert
+from synod.chain import selectors as chain_selectors
+from synod.chain import services as chain_services
+from synod.chain.errors import ChainUnavailable
 from synod.governance import selectors, services, wallet_calls
-from synod.governance.actions import BUILDERS, KIND_LABELS, PARAMETERS, ProposalInputError
-from synod.governance.forms import FORMS, KIND_COUNCIL, RelayForm, VoteForm
+from synod.governance.actions import KIND_COUNCIL, KIND_LABELS, PARAMETERS
+from synod.governance.apis import ProposalListApi
+from synod.governance.errors import InvalidForm, UnknownProposalKind
+from synod.governance.forms import FORMS, RelayForm, VoteForm
 from synod.governance.models import Council, Proposal, ProposalState, RelayedBallot
-
-logger = logging.getLogger(__name__)
-
-
-def _json_error(message: str, status: int, **extra) -> JsonResponse:
-    return JsonResponse({"detail": message, **extra}, status=status)
-
-
-def chain_guard(view: Callable) -> Callable:
-    """Chain trouble becomes a clear JSON error, never a 500."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except ContractNotDeployed as exc:
-            return _json_error(f"contracts are not deployed on this chain: {exc}", 503)
-        except ContractRevert as exc:
-            return _json_error(f"the contract would refuse: {exc}", 409)
-        except (ConnectionError, TimeoutError, OSError) as exc:
-            logger.warning("chain unreachable: %s", exc)
-            return _json_error("the chain does not answer right now; try again shortly", 503)
-
-    return wrapper
 
 
 def _head_block() -> int | None:
-    from synod.chain.selectors import chain_status
-
-    status = chain_status()
+    status = chain_selectors.chain_status()
     return status.block_number if status.reachable else None
 
 
-def _proposal_or_404(council: str, proposal_id: str) -> Proposal:
-    proposal = selectors.proposal(council, proposal_id)
-    if proposal is None:
-        raise Http404("No such proposal on this chain (it may not be indexed yet).")
-    return proposal
-
-
 def _user_badges(request: HttpRequest) -> dict[str, bool | None]:
+    """The signed-in user's badges, for what the page offers; none while the chain is away
+    (the page still shows the mirror)."""
     if not request.user.is_authenticated:
         return {}
     try:
         return selectors.badges_of(request.user.address)
-    except ConnectionError:
+    except ChainUnavailable:
         return {}
+
+
+def _cleaned(form: forms.Form, *, detail: str = "", prefix: str = "") -> dict[str, Any]:
+    """The form's cleaned data; InvalidForm, with the messages per field, when it is not
+    valid. `detail` is the sentence shown; by default `prefix` and every field's messages."""
+    if form.is_valid():
+        return form.cleaned_data
+    errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
+    listed = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
+    raise InvalidForm(detail or prefix + listed, errors=errors)
+
+
+# Only these query parameters filter the page ("mine" is the signed-in user's proposals).
+_PAGE_FILTERS = ("council", "state", "kind", "q")
 
 
 @require_GET
 def proposal_list(request: HttpRequest) -> HttpResponse:
     mine = request.GET.get("mine") == "1" and request.user.is_authenticated
-
-    def choice(name: str, allowed) -> str:
-        value = request.GET.get(name, "")
-        return value if value in allowed else ""
-
-    filters = selectors.ProposalFilters(
-        council=choice("council", Council.values),
-        state=choice("state", ProposalState.values),
-        kind=choice("kind", KIND_LABELS),
-        proposer=request.user.address if mine else "",
-        search=request.GET.get("q", "")[:200],
+    # The API's parser, leniently: the page ignores what it cannot read.
+    filters = ProposalListApi.FilterSerializer.parse(
+        {name: request.GET[name] for name in _PAGE_FILTERS if name in request.GET}, lenient=True
     )
+    if mine:
+        filters = replace(filters, proposer=request.user.address)
     page = selectors.proposal_page(filters, request.GET.get("page", 1))
     head = _head_block()
     rows = [
@@ -120,14 +105,13 @@ def _detail_context(request: HttpRequest, proposal: Proposal) -> dict:
         "holds_badge": bool(badges.get(proposal.council)),
         "evidence": selectors.evidence_for(proposal),
         "head": head,
-        "is_open": proposal.state in (ProposalState.PENDING, ProposalState.ACTIVE,
-                                      ProposalState.SUCCEEDED, ProposalState.QUEUED),
+        "is_open": proposal.state in selectors.OPEN_STATES,
     }  # fmt: skip
 
 
 @require_GET
 def proposal_detail(request: HttpRequest, council: str, proposal_id: str) -> HttpResponse:
-    proposal = _proposal_or_404(council, proposal_id)
+    proposal = selectors.mirrored_proposal(council, proposal_id)
     return render(request, "governance/detail.html", _detail_context(request, proposal))
 
 
@@ -135,91 +119,58 @@ def proposal_detail(request: HttpRequest, council: str, proposal_id: str) -> Htt
 @never_cache
 def proposal_live(request: HttpRequest, council: str, proposal_id: str) -> HttpResponse:
     """Tallies, state, timeline and votes, swapped in by htmx while the proposal is open."""
-    proposal = _proposal_or_404(council, proposal_id)
+    proposal = selectors.mirrored_proposal(council, proposal_id)
     return render(request, "governance/_live.html", _detail_context(request, proposal))
 
 
 @login_required
 def proposal_new(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in FORMS:
-        raise Http404("No such kind of proposal.")
+        raise UnknownProposalKind("No such kind of proposal.")
     form_class = FORMS[kind]
-    badges = _user_badges(request)
     if request.method == "POST":
-        return _prepare_proposal(request, kind, form_class(request.POST), badges)
+        return _prepare_proposal(request, kind, form_class(request.POST))
     context = {
         "kind": kind, "kind_label": KIND_LABELS[kind], "form": form_class(initial=request.GET),
-        "council": KIND_COUNCIL[kind], "badges": badges, "kinds": FORMS.keys(),
+        "council": KIND_COUNCIL[kind], "badges": _user_badges(request), "kinds": FORMS.keys(),
         "kind_labels": KIND_LABELS, "parameters": PARAMETERS.values(),
     }  # fmt: skip
     return render(request, "governance/new.html", context)
 
 
-@chain_guard
-def _prepare_proposal(request: HttpRequest, kind: str, form, badges: dict) -> JsonResponse:
-    if not form.is_valid():
-        errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
-        return _json_error("please correct the highlighted fields", 400, errors=errors)
-    data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
-    council = KIND_COUNCIL[kind] or data.get("council") or ""
-    if kind == "set_parameter" and PARAMETERS[data["parameter"]].council:
-        council = PARAMETERS[data["parameter"]].council
-    if not badges.get(council):
-        return _json_error(
-            f"only holders of the {council or 'council'} badge can propose this", 403
-        )
-    try:
-        plan = BUILDERS[kind](**data)
-    except ProposalInputError as exc:
-        field = exc.field or "__all__"
-        return _json_error(str(exc), 400, errors={field: [str(exc)]})
-    call = wallet_calls.propose(plan)
+def _prepare_proposal(request: HttpRequest, kind: str, form: forms.Form) -> JsonResponse:
+    data = _cleaned(form, detail="please correct the highlighted fields")
+    prepared = services.prepare_proposal(
+        kind=kind,
+        data={k: v for k, v in data.items() if v not in (None, "")},
+        proposer=request.user.address,
+    )
     return JsonResponse({
-        "call": call.as_dict(), "council": plan.council, "title": plan.title,
-        "proposalId": str(wallet_calls.proposal_id(plan)),
+        "call": prepared.call.as_dict(), "council": prepared.council, "title": prepared.title,
+        "proposalId": prepared.proposal_id,
     })  # fmt: skip
 
 
-def _vote_input(request: HttpRequest, form_class=VoteForm):
-    form = form_class(request.POST)
-    if not form.is_valid():
-        errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
-        return None, _json_error("invalid vote: " + "; ".join(
-            f"{k}: {' '.join(v)}" for k, v in errors.items()), 400, errors=errors)  # fmt: skip
-    return form.cleaned_data, None
-
-
-def _checked_vote(request: HttpRequest, council: str, proposal_id: str):
-    """(proposal, vote input, None) when this user may vote now, else (.., .., error)."""
-    proposal = _proposal_or_404(council, proposal_id)
-    data, error = _vote_input(request)
-    if error:
-        return proposal, None, error
-    try:
-        services.check_can_vote(proposal=proposal, voter=request.user.address)
-    except services.VoteRefused as exc:
-        return proposal, None, _json_error(str(exc), exc.status)
-    return proposal, data, None
+def _vote(request: HttpRequest, council: str, proposal_id: str) -> tuple[Proposal, dict]:
+    """The proposal and the vote input, once this user may vote on it now."""
+    proposal = selectors.mirrored_proposal(council, proposal_id)
+    data = _cleaned(VoteForm(request.POST), prefix="invalid vote: ")
+    services.check_can_vote(proposal=proposal, voter=request.user.address)
+    return proposal, data
 
 
 @login_required
 @require_POST
-@chain_guard
 def vote_call(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse:
-    proposal, data, error = _checked_vote(request, council, proposal_id)
-    if error:
-        return error
+    proposal, data = _vote(request, council, proposal_id)
     call = wallet_calls.cast_vote(proposal, support=data["support"], reason=data["reason"])
     return JsonResponse({"call": call.as_dict()})
 
 
 @login_required
 @require_POST
-@chain_guard
 def ballot(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse:
-    proposal, data, error = _checked_vote(request, council, proposal_id)
-    if error:
-        return error
+    proposal, data = _vote(request, council, proposal_id)
     typed = services.ballot_typed_data(
         proposal=proposal,
         voter=request.user.address,
@@ -232,19 +183,13 @@ def ballot(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse
 
 @login_required
 @require_POST
-@chain_guard
 def relay(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse:
-    proposal = _proposal_or_404(council, proposal_id)
-    data, error = _vote_input(request, RelayForm)
-    if error:
-        return error
-    try:
-        ballot_row = services.relay_vote(
-            proposal=proposal, voter=request.user.address, support=data["support"],
-            reason=data["reason"], nonce=data["nonce"], signature=data["signature"],
-        )  # fmt: skip
-    except services.VoteRefused as exc:
-        return _json_error(str(exc), exc.status)
+    proposal = selectors.mirrored_proposal(council, proposal_id)
+    data = _cleaned(RelayForm(request.POST), prefix="invalid vote: ")
+    ballot_row = services.relay_vote(
+        proposal=proposal, voter=request.user.address, support=data["support"],
+        reason=data["reason"], nonce=data["nonce"], signature=data["signature"],
+    )  # fmt: skip
     # In flight, whether or not a node took it yet: it counts once mined, and the page
     # shows the outcome either way.
     return JsonResponse(
@@ -258,42 +203,28 @@ def relay(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse:
     )
 
 
-def _operation_call(request, council, proposal_id, *, allowed, build, verb) -> JsonResponse:
-    proposal = _proposal_or_404(council, proposal_id)
-    services.refresh_proposal_states()
-    proposal.refresh_from_db()
-    if proposal.state not in allowed:
-        return _json_error(
-            f"cannot {verb}: the proposal is {proposal.get_state_display().lower()}", 409
-        )
-    return JsonResponse({"call": build(proposal).as_dict()})
-
-
 @login_required
 @require_POST
-@chain_guard
 def queue_call(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse:
-    return _operation_call(request, council, proposal_id, allowed={ProposalState.SUCCEEDED},
-                           build=wallet_calls.queue, verb="queue")  # fmt: skip
+    proposal = selectors.mirrored_proposal(council, proposal_id)
+    return JsonResponse({"call": services.operation_call(proposal, "queue").as_dict()})
 
 
 @login_required
 @require_POST
-@chain_guard
 def execute_call(request: HttpRequest, council: str, proposal_id: str) -> JsonResponse:
-    return _operation_call(request, council, proposal_id, allowed={ProposalState.QUEUED},
-                           build=wallet_calls.execute, verb="execute")  # fmt: skip
+    proposal = selectors.mirrored_proposal(council, proposal_id)
+    return JsonResponse({"call": services.operation_call(proposal, "execute").as_dict()})
 
 
 @login_required
 @require_POST
-@chain_guard
-def sync(request: HttpRequest) -> HttpResponse:
-    """Index new blocks now (the beat does it every few seconds anyway), so a person who
-    just sent a transaction sees it confirmed without waiting for the next tick."""
-    from synod.chain.services import index_chain
-
-    index_chain()
-    services.refresh_proposal_states()
-    services.settle_relayed_ballots()
-    return HttpResponse(status=204)
+def sync(request: HttpRequest) -> JsonResponse:
+    """Someone's transaction was just mined: ask a worker to index it now rather than at
+    the next beat. Answers at once (202); the live parts of the pages poll and show it
+    within seconds."""
+    chain_services.request_indexing()
+    return JsonResponse(
+        {"detail": "The platform is indexing the latest blocks; the page updates shortly."},
+        status=202,
+    )

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from eth_utils import keccak
 
-from synod.chain import bindings
+from synod.chain import selectors as chain_selectors
 from synod.governance.actions import ProposalPlan, council_contract
 from synod.governance.models import Proposal
 
@@ -56,8 +56,8 @@ ProposalLike = Proposal | PlannedProposal
 def _call(council: str, function: str, args: list, description: str) -> WalletCall:
     name = council_contract(council)
     return WalletCall(
-        to=bindings.deployed(name).address,
-        data=bindings.encode_call(name, function, args),
+        to=chain_selectors.deployed(name).address,
+        data=chain_selectors.encode_call(name, function, args),
         description=description,
     )
 
@@ -73,7 +73,7 @@ def propose(plan: ProposalPlan) -> WalletCall:
 
 def proposal_id(plan: ProposalPlan) -> int:
     """The id the council will give this proposal (a hash of its actions and description)."""
-    council = bindings.contract(council_contract(plan.council))
+    council = chain_selectors.contract(council_contract(plan.council))
     return council.functions.hashProposal(
         plan.targets(), plan.values(), plan.calldatas(), keccak(text=plan.description)
     ).call()
