@@ -4,6 +4,7 @@ import pytest
 
 from synod.governance.models import Proposal, ProposalState
 from synod.operations.demo import seed_demo
+from synod.registry import selectors as registry_selectors
 from synod.registry.models import Dataset, ModelVersion
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db, pytest.mark.slow]
@@ -29,7 +30,9 @@ def test_seed_demo_builds_models_and_a_governance_round_once(chain, blob_storage
     assert states["approve_dataset"] == ProposalState.EXECUTED
     assert states["approve_model"] == ProposalState.ACTIVE
     logistic = ModelVersion.objects.get(version="2.0-logistic")
-    assert logistic.approval_status == "pending_vote"
+    # Its vote is open: the registry shows "pending vote" (the mirror holds the chain's state).
+    assert logistic.approval_status == "not_proposed"
+    assert registry_selectors.model_version_get(logistic.sha256).shown_approval == "pending_vote"
     assert ModelVersion.objects.filter(task="embedding").exists()
 
     count = Proposal.objects.count()

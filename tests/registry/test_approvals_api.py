@@ -66,9 +66,9 @@ def test_replayed_and_stale_events_change_nothing(model: ModelVersion) -> None:
     approve = {"block_number": 20, "tx_hash": TX}
     assert services.record_approval_change("model", model.sha256, "approved", **approve)
     assert not services.record_approval_change("model", model.sha256, "approved", **approve)
-    # An older event (a pending vote from block 5) arriving late must not undo the approval.
+    # An older event (a revocation from block 5) arriving late must not undo the approval.
     assert not services.record_approval_change(
-        "model", model.sha256, "pending_vote", block_number=5, tx_hash=TX
+        "model", model.sha256, "revoked", block_number=5, tx_hash=TX
     )
     model.refresh_from_db()
     assert model.approval_status == ApprovalStatus.APPROVED
@@ -103,6 +103,11 @@ def test_bad_approval_input_is_refused(model: ModelVersion) -> None:
         services.record_approval_change("model", model.sha256, "maybe", block_number=1, tx_hash=TX)
     with pytest.raises(services.RegistryError):
         services.record_approval_change("model", "xyz", "approved", block_number=1, tx_hash=TX)
+    # A vote is governance's to report, not the chain's: the mirror never holds one.
+    with pytest.raises(services.RegistryError, match="Unknown approval status 'pending_vote'"):
+        services.record_approval_change(
+            "model", model.sha256, "pending_vote", block_number=1, tx_hash=TX
+        )
 
 
 def test_the_schema_describes_the_registry_endpoints() -> None:

@@ -17,7 +17,13 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from synod.registry.errors import InvalidDatasetFile, UploadQuotaExceeded, UploadRateExceeded
+from synod.registry import services
+from synod.registry.errors import (
+    InvalidDatasetFile,
+    UploadQuotaExceeded,
+    UploadRateExceeded,
+    UploadTooLarge,
+)
 from synod.registry.models import Dataset, ModelVersion, UploadAttempt
 
 from . import builders
@@ -99,6 +105,21 @@ def test_the_operators_commands_have_no_account_and_no_limits(
         "--no-progress",
     )  # fmt: skip
     assert Dataset.objects.get().uploaded_by is None
+
+
+# --- size ----------------------------------------------------------------------------------
+
+
+@override_settings(REGISTRY_MAX_DATASET_BYTES=1000, REGISTRY_MAX_MODEL_BYTES=5000)
+def test_a_request_declared_over_the_file_limit_and_its_framing_is_refused_unread() -> None:
+    framing = services.uploads.MULTIPART_OVERHEAD
+    services.check_request_length(1000 + framing, kind="dataset")
+    with pytest.raises(UploadTooLarge, match="larger than the limit of 1000 bytes") as refused:
+        services.check_request_length(1001 + framing, kind="dataset")
+    assert refused.value.status_code == 413
+    services.check_request_length(5000 + framing, kind="model")
+    with pytest.raises(UploadTooLarge):
+        services.check_request_length(5001 + framing, kind="model")
 
 
 # --- quota ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from synod.common.api import ValidatedPageNumberPagination, paginated_response
 from synod.registry import selectors
-from synod.registry.models import Evaluation, ModelVersion
+from synod.registry.models import ModelVersion
 
 
 class RegistryPagination(ValidatedPageNumberPagination):
@@ -46,14 +46,6 @@ class EvaluationSummarySerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField()
 
 
-def _latest_evaluation(model: ModelVersion) -> Evaluation | None:
-    evaluations = getattr(model, "succeeded_evaluations", None)
-    if evaluations is None:
-        return selectors.latest_evaluation(model)
-    on_own_dataset = [e for e in evaluations if e.dataset_id == model.dataset_id]
-    return (on_own_dataset or evaluations or [None])[0]
-
-
 class ModelListApi(APIView):
     permission_classes = [AllowAny]
     pagination_class = RegistryPagination
@@ -77,7 +69,7 @@ class ModelListApi(APIView):
 
         @extend_schema_field(EvaluationSummarySerializer(allow_null=True))
         def get_evaluation(self, model: ModelVersion) -> dict[str, Any] | None:
-            evaluation = _latest_evaluation(model)
+            evaluation = selectors.latest_evaluation(model)
             return EvaluationSummarySerializer(evaluation).data if evaluation else None
 
     @extend_schema(

@@ -11,7 +11,8 @@ import threading
 
 from django.conf import settings
 
-from synod.chain.events import DecodedEvent, on_rewind, register_handler
+from synod.chain.selectors import DecodedEvent
+from synod.chain.services import on_rewind, register_handler
 from synod.registry import selectors, services
 from synod.registry.models import ApprovalKind, ApprovalStatus
 

@@ -12,10 +12,23 @@ sha256_validator = RegexValidator(r"^[0-9a-f]{64}$", "A sha256 is 64 lowercase h
 
 
 class ApprovalStatus(models.TextChoices):
+    """What the ModelRegistry contract records for a hash: the only states the mirror
+    stores."""
+
     NOT_PROPOSED = "not_proposed", "Not proposed"
-    PENDING_VOTE = "pending_vote", "Pending vote"
     APPROVED = "approved", "Approved"
     REVOKED = "revoked", "Revoked"
+
+
+class ShownApproval(models.TextChoices):
+    """What pages show: the chain's status, or "pending vote" while an open proposal is
+    about a hash the chain has not approved. Never stored: `selectors.with_shown_approval`
+    derives it from the mirror and governance's open proposals."""
+
+    NOT_PROPOSED = ApprovalStatus.NOT_PROPOSED.value, ApprovalStatus.NOT_PROPOSED.label
+    PENDING_VOTE = "pending_vote", "Pending vote"
+    APPROVED = ApprovalStatus.APPROVED.value, ApprovalStatus.APPROVED.label
+    REVOKED = ApprovalStatus.REVOKED.value, ApprovalStatus.REVOKED.label
 
 
 class ApprovalKind(models.TextChoices):
@@ -36,8 +49,9 @@ class DatasetFormat(models.TextChoices):
 
 
 class Approvable(models.Model):
-    """The approval state mirrored from the chain. Written only by
-    `services.record_approval_change`, which the chain indexer's handlers call."""
+    """The approval state mirrored from the chain. Written only by the approval services
+    (`record_approval_change`, which the chain indexer's handlers call, and
+    `reconcile_approval_with_chain`)."""
 
     approval_status = models.CharField(
         max_length=20, choices=ApprovalStatus.choices, default=ApprovalStatus.NOT_PROPOSED
@@ -51,6 +65,12 @@ class Approvable(models.Model):
     @property
     def is_live(self) -> bool:
         return self.approval_status == ApprovalStatus.APPROVED
+
+    @property
+    def shown_approval_label(self) -> str:
+        """The label of `shown_approval`, which `selectors.with_shown_approval` annotates:
+        without it this fails rather than show the mirror's status in its place."""
+        return ShownApproval(self.shown_approval).label
 
 
 class Dataset(Approvable):

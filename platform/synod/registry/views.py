@@ -3,7 +3,6 @@ services and selectors for the work, templates out."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,28 +13,24 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from synod.registry import selectors, services
 from synod.registry.charts import latency_chart, metric_chart
-from synod.registry.errors import RegistryError, UploadQuotaExceeded, UploadRateExceeded
+from synod.registry.errors import (
+    RegistryError,
+    UploadQuotaExceeded,
+    UploadRateExceeded,
+    UploadTooLarge,
+)
 from synod.registry.forms import DatasetUploadForm, EvaluationRequestForm, ModelUploadForm
-from synod.registry.models import Dataset, ModelVersion
+from synod.registry.models import ApprovalKind, Dataset, Evaluation, ModelVersion
 from synod.registry.storage import format_bytes
 
-# Multipart framing around the file: a request this much over the limit is refused unread.
-MULTIPART_OVERHEAD = 64 * 1024
 
-
-def _too_large(request: HttpRequest, limit: int) -> bool:
+def _content_length(request: HttpRequest) -> int:
+    """The request's declared length; 0 when it declares none (or nonsense), so that the
+    file's own limit, counted as it is read, decides."""
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return False
-    return length > limit + MULTIPART_OVERHEAD
-
-
-def _dataset_choices() -> list[tuple[str, str]]:
-    return [
-        (dataset.sha256, f"{dataset.name} · {dataset.sha256[:12]}")
-        for dataset in selectors.dataset_list()
-    ]
+        return 0
 
 
 def _done(request: HttpRequest, url: str) -> HttpResponse:
@@ -79,15 +74,26 @@ def _render_upload(
     return render(request, template, context, status=status)
 
 
+# A refused upload form answers 400 whatever the refusal's own status (413, 422, 429): the
+# page shows the form again with the reason, and htmx swaps in only 400/404/409/422 answers
+# (base.html). The refusal's headers (Retry-After) still go with it.
+REFUSED_FORM_STATUS = 400
+
+
 def _refused(request: HttpRequest, template: str, form, exc: RegistryError) -> HttpResponse:
     """The form again with the reason: on the form as a whole when the account is over a
-    limit, on the file otherwise. 400 either way, the status htmx swaps in."""
-    over_limit = isinstance(exc, (UploadRateExceeded, UploadQuotaExceeded))
-    form.add_error(None if over_limit else "file", str(exc))
-    response = _render_upload(request, template, form, status=400)
-    if isinstance(exc, UploadRateExceeded):
-        response["Retry-After"] = str(exc.retry_after_s)
+    limit, on the file otherwise."""
+    over_limit = isinstance(exc, UploadRateExceeded | UploadQuotaExceeded)
+    form.add_error(None if over_limit else "file", exc.detail)
+    response = _render_upload(request, template, form, status=REFUSED_FORM_STATUS)
+    for name, value in exc.headers().items():
+        response[name] = value
     return response
+
+
+def _refused_unread(request: HttpRequest, template: str, form, exc: UploadTooLarge) -> HttpResponse:
+    """An empty form with the reason: the request was refused before its body was read."""
+    return _render_upload(request, template, form, status=REFUSED_FORM_STATUS, error=exc.detail)
 
 
 @login_required
@@ -106,8 +112,8 @@ def dataset_detail(request: HttpRequest, sha256: str) -> HttpResponse:
         {
             "dataset": dataset,
             "size": format_bytes(dataset.size_bytes),
-            "model_versions": dataset.model_versions.all(),
-            "evaluations": dataset.evaluations.select_related("model_version")[:50],
+            "model_versions": selectors.model_versions_on_dataset(dataset),
+            "evaluations": selectors.evaluations_on_dataset(dataset),
         },
     )
 
@@ -118,13 +124,11 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
     template = "registry/dataset_upload.html"
     if request.method == "GET":
         return _render_upload(request, template, DatasetUploadForm())
-    if _too_large(request, settings.REGISTRY_MAX_DATASET_BYTES):
+    try:
+        services.check_request_length(_content_length(request), kind=ApprovalKind.DATASET)
+    except UploadTooLarge as exc:
         # Refused before reading the body: the form stays unbound.
-        error = (
-            f"The file is larger than the limit of "
-            f"{format_bytes(settings.REGISTRY_MAX_DATASET_BYTES)}; nothing was stored."
-        )
-        return _render_upload(request, template, DatasetUploadForm(), status=400, error=error)
+        return _refused_unread(request, template, DatasetUploadForm(), exc)
     form = DatasetUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _render_upload(request, template, form, status=400)
@@ -176,7 +180,7 @@ def model_detail(request: HttpRequest, sha256: str) -> HttpResponse:
             "headline": selectors.headline_metrics(latest),
             "evaluation_form": EvaluationRequestForm(
                 initial={"dataset_sha256": model.dataset.sha256},
-                dataset_choices=_dataset_choices(),
+                dataset_choices=selectors.dataset_choices(),
             ),
         },
     )
@@ -186,19 +190,16 @@ def model_detail(request: HttpRequest, sha256: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def model_upload(request: HttpRequest) -> HttpResponse:
     template = "registry/model_upload.html"
-    choices = _dataset_choices()
+    choices = selectors.dataset_choices()
     if request.method == "GET":
         initial = {"dataset_sha256": request.GET.get("dataset", "")}
         return _render_upload(
             request, template, ModelUploadForm(initial=initial, dataset_choices=choices)
         )
-    if _too_large(request, settings.REGISTRY_MAX_MODEL_BYTES):
-        error = (
-            f"The file is larger than the limit of "
-            f"{format_bytes(settings.REGISTRY_MAX_MODEL_BYTES)}; nothing was stored."
-        )
-        form = ModelUploadForm(dataset_choices=choices)
-        return _render_upload(request, template, form, status=400, error=error)
+    try:
+        services.check_request_length(_content_length(request), kind=ApprovalKind.MODEL)
+    except UploadTooLarge as exc:
+        return _refused_unread(request, template, ModelUploadForm(dataset_choices=choices), exc)
     form = ModelUploadForm(request.POST, request.FILES, dataset_choices=choices)
     if not form.is_valid():
         return _render_upload(request, template, form, status=400)
@@ -225,7 +226,7 @@ def model_upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def model_compare(request: HttpRequest, name: str) -> HttpResponse:
-    versions = selectors.model_version_list().filter(name=name)
+    versions = selectors.model_versions_named(name)
     if not versions.exists():
         raise Http404("No model by that name.")
     return render(
@@ -239,7 +240,7 @@ def model_compare(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def evaluation_request(request: HttpRequest, sha256: str) -> HttpResponse:
     model = _model_or_404(sha256)
-    form = EvaluationRequestForm(request.POST, dataset_choices=_dataset_choices())
+    form = EvaluationRequestForm(request.POST, dataset_choices=selectors.dataset_choices())
     if not form.is_valid():
         messages.error(request, "Choose a dataset to evaluate on.")
         return redirect("registry:model-detail", sha256=model.sha256)
@@ -252,12 +253,13 @@ def evaluation_request(request: HttpRequest, sha256: str) -> HttpResponse:
             rerun=form.cleaned_data["rerun"],
         )
     except RegistryError as exc:
-        messages.error(request, str(exc))
+        # Rendering, not a status: the model's page again, with the reason.
+        messages.error(request, exc.detail)
         return redirect("registry:model-detail", sha256=model.sha256)
     return redirect("registry:evaluation-detail", evaluation_id=evaluation.pk)
 
 
-def _evaluation_or_404(evaluation_id: int):
+def _evaluation_or_404(evaluation_id: int) -> Evaluation:
     evaluation = selectors.evaluation_get(evaluation_id)
     if evaluation is None:
         raise Http404("No such evaluation.")
