@@ -23,16 +23,15 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pyarrow as pa
+from synod_core.batching import chunk_ranges, pad_rows
+from synod_core.errors import CoreError
+from synod_core.feeds import load_tokenizer, sequence_length, tabular_feeds, token_feeds
+from synod_core.onnx_inspect import TensorSpec
+from synod_core.runtime import ModelSession, SessionSettings, open_session
 
 from synod.registry.compatibility import FeedPlan, plan_feed
-from synod.registry.errors import EvaluationFailed, InvalidModelFile, without_server_paths
+from synod.registry.errors import EvaluationFailed, without_server_paths
 from synod.registry.models import ModelTask
-from synod.registry.onnx_inspect import (
-    TensorSpec,
-    parse_model,
-    providers_for_evaluation,
-    runtime_session,
-)
 from synod.registry.tables import read_table
 
 REPORT_FORMAT = "synod.evaluation-report/1"
@@ -42,22 +41,6 @@ METRIC_DECIMALS = 12
 FLOAT_OUTPUTS = {"float", "double", "float16"}
 
 ProgressCallback = Callable[[int, int], None]
-
-NUMPY_DTYPES = {
-    "float": np.float32,
-    "double": np.float64,
-    "float16": np.float16,
-    "int8": np.int8,
-    "int16": np.int16,
-    "int32": np.int32,
-    "int64": np.int64,
-    "uint8": np.uint8,
-    "uint16": np.uint16,
-    "uint32": np.uint32,
-    "uint64": np.uint64,
-    "bool": np.bool_,
-    "string": object,
-}
 
 
 @dataclass(frozen=True)
@@ -107,7 +90,9 @@ def _round(value: float) -> float:
     return round(float(value), METRIC_DECIMALS)
 
 
-# --- inputs ------------------------------------------------------------------------------
+# --- inputs and session ------------------------------------------------------------------
+# Feeds, sessions and batches are synod_core's; what is here reads the dataset and turns the
+# core's errors into EvaluationFailed, with no path of this server in the message.
 
 
 def _column_array(table: pa.Table, column: str) -> np.ndarray:
@@ -115,70 +100,26 @@ def _column_array(table: pa.Table, column: str) -> np.ndarray:
 
 
 def _tabular_feed(table: pa.Table, plan: FeedPlan) -> dict[str, np.ndarray]:
-    feed: dict[str, np.ndarray] = {}
-    for name, columns in plan.columns.items():
-        dtype = NUMPY_DTYPES[plan.elem_types[name]]
-        arrays = [_column_array(table, column).astype(dtype) for column in columns]
-        if plan.mode == "matrix":
-            feed[name] = np.column_stack(arrays).astype(dtype)
-        else:
-            feed[name] = arrays[0].reshape(-1, 1) if plan.ranks[name] == 2 else arrays[0]
-    return feed
+    needed = {column for columns in plan.columns.values() for column in columns}
+    return tabular_feeds({column: _column_array(table, column) for column in needed}, plan)
 
 
-def _load_tokenizer(path: Path, sequence_length: int | None):
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(path))
-    if sequence_length:
-        tokenizer.enable_truncation(max_length=sequence_length)
-        tokenizer.enable_padding(length=sequence_length)
-    else:
-        if tokenizer.truncation is None:
-            tokenizer.enable_truncation(max_length=512)
-        padding = tokenizer.padding or {}
-        tokenizer.enable_padding(
-            pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]")
-        )
-    return tokenizer
+def _failed(exc: CoreError) -> EvaluationFailed:
+    return EvaluationFailed(without_server_paths(str(exc)))
 
 
-def _token_feed(tokenizer, texts: list[str], plan: FeedPlan) -> dict[str, np.ndarray]:
-    encodings = tokenizer.encode_batch(texts)
-    fields = {
-        "input_ids": [e.ids for e in encodings],
-        "attention_mask": [e.attention_mask for e in encodings],
-        "token_type_ids": [e.type_ids for e in encodings],
-    }
-    return {
-        name: np.asarray(fields[name], dtype=NUMPY_DTYPES[plan.elem_types[name]])
-        for name in plan.columns
-    }
-
-
-# --- session -----------------------------------------------------------------------------
-
-
-def _session(job: EvaluationJob) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = job.threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.use_deterministic_compute = True
-    options.log_severity_level = 3
+def _session(job: EvaluationJob) -> ModelSession:
+    settings = SessionSettings(
+        intra_op_threads=job.threads, inter_op_threads=1, deterministic=True, log_severity=3
+    )
     # From bytes, checked again here: a model stored before uploads were checked for external
     # data must not read files next to its blob either.
-    model_bytes = job.model_path.read_bytes()
     try:
-        parse_model(model_bytes, outcome="It was not evaluated.")
-    except InvalidModelFile as exc:
-        raise EvaluationFailed(str(exc)) from exc
-    try:
-        return runtime_session(model_bytes, options, providers_for_evaluation())
-    except Exception as exc:
-        raise EvaluationFailed(
-            f"onnxruntime could not load the model: {without_server_paths(str(exc))}"
-        ) from exc
+        return open_session(
+            job.model_path.read_bytes(), settings=settings, outcome="It was not evaluated."
+        )
+    except CoreError as exc:
+        raise _failed(exc) from exc
 
 
 def _fixed_batch(inputs: list[TensorSpec]) -> int | None:
@@ -187,22 +128,19 @@ def _fixed_batch(inputs: list[TensorSpec]) -> int | None:
 
 
 def _run_batch(
-    session: ort.InferenceSession, feed: dict[str, np.ndarray], fixed_batch: int | None
-) -> list[np.ndarray]:
+    session: ModelSession, feed: dict[str, np.ndarray], fixed_batch: int | None
+) -> list[Any]:
     rows = len(next(iter(feed.values())))
-    if fixed_batch and rows < fixed_batch:
+    if fixed_batch:
         # A model exported with a fixed batch size: pad with copies of the last row.
-        feed = {
-            name: np.concatenate([value, np.repeat(value[-1:], fixed_batch - rows, axis=0)])
-            for name, value in feed.items()
-        }
+        feed = pad_rows(feed, fixed_batch)
     try:
-        outputs = session.run(None, feed)
-    except Exception as exc:
-        raise EvaluationFailed(
-            f"onnxruntime failed on a batch: {without_server_paths(str(exc))}"
-        ) from exc
-    return [np.asarray(output)[:rows] if _is_array(output) else output for output in outputs]
+        outputs = session.run(feed)
+    except CoreError as exc:
+        raise _failed(exc) from exc
+    return [
+        np.asarray(output)[:rows] if _is_array(output) else output for output in outputs.values()
+    ]
 
 
 def _is_array(value: Any) -> bool:
@@ -361,12 +299,8 @@ def _percentile_ms(samples: list[float], q: float) -> float | None:
     return round(float(np.percentile(samples, q)) * 1000, 4) if samples else None
 
 
-def _batches(total: int, size: int) -> list[tuple[int, int]]:
-    return [(start, min(start + size, total)) for start in range(0, total, size)]
-
-
 def _model_outputs_for_rows(
-    session: ort.InferenceSession,
+    session: ModelSession,
     job: EvaluationJob,
     plan: FeedPlan,
     table: pa.Table,
@@ -378,13 +312,13 @@ def _model_outputs_for_rows(
     """Runs every row in fixed batches; returns what the metric needs for each task."""
     total = table.num_rows
     if plan.mode == "text":
-        tokenizer = _load_tokenizer(job.tokenizer_path, _sequence_length(job.inputs))
+        tokenizer = load_tokenizer(job.tokenizer_path, sequence_length(job.inputs))
         left_texts = [str(v) for v in _column_array(table, job.input_columns[0])]
         right_texts = [str(v) for v in _column_array(table, job.input_columns[1])]
         embeddings: dict[str, list[np.ndarray]] = {"left": [], "right": []}
-        for start, stop in _batches(total, batch_size):
+        for start, stop in chunk_ranges(total, batch_size):
             for side, texts in (("left", left_texts), ("right", right_texts)):
-                feed = _token_feed(tokenizer, texts[start:stop], plan)
+                feed = token_feeds(tokenizer, texts[start:stop], plan)
                 began = time.perf_counter()
                 values = _run_batch(session, feed, fixed_batch)
                 batch_seconds.append(time.perf_counter() - began)
@@ -399,7 +333,7 @@ def _model_outputs_for_rows(
     feed_all = _tabular_feed(table, plan)
     labels: list[Any] = []
     scores: list[np.ndarray] = []
-    for start, stop in _batches(total, batch_size):
+    for start, stop in chunk_ranges(total, batch_size):
         feed = {name: value[start:stop] for name, value in feed_all.items()}
         began = time.perf_counter()
         values = _run_batch(session, feed, fixed_batch)
@@ -418,22 +352,15 @@ def _model_outputs_for_rows(
     return labels, (np.concatenate(scores) if scores else None), feed_all
 
 
-def _sequence_length(inputs: list[TensorSpec]) -> int | None:
-    for spec in inputs:
-        if spec.name == "input_ids" and len(spec.shape) == 2 and isinstance(spec.shape[1], int):
-            return spec.shape[1]
-    return None
-
-
 def _single_item_latencies(
-    session: ort.InferenceSession, job: EvaluationJob, plan: FeedPlan, table: pa.Table
+    session: ModelSession, job: EvaluationJob, plan: FeedPlan, table: pa.Table
 ) -> list[float]:
     sample = table.slice(0, min(LATENCY_SAMPLE_ROWS, table.num_rows))
     samples: list[float] = []
     if plan.mode == "text":
-        tokenizer = _load_tokenizer(job.tokenizer_path, _sequence_length(job.inputs))
+        tokenizer = load_tokenizer(job.tokenizer_path, sequence_length(job.inputs))
         texts = [str(v) for v in _column_array(sample, job.input_columns[0])]
-        feeds = [_token_feed(tokenizer, [text], plan) for text in texts]
+        feeds = [token_feeds(tokenizer, [text], plan) for text in texts]
     else:
         feed_all = _tabular_feed(sample, plan)
         feeds = [
@@ -477,7 +404,7 @@ def evaluate(
     )
     table = read_table(job.dataset_path, job.dataset_format)
     session = _session(job)
-    provider = session.get_providers()[0]
+    provider = session.provider
     fixed_batch = _fixed_batch(job.inputs)
     batch_size = fixed_batch or job.batch_size
 
@@ -563,11 +490,11 @@ def evaluate(
 
 
 def runtime_identity(
-    provider: str, session: ort.InferenceSession, threads: int, batch_size: int
+    provider: str, session: ModelSession, threads: int, batch_size: int
 ) -> dict[str, Any]:
     return {
         "execution_provider": provider,
-        "providers": session.get_providers(),
+        "providers": session.providers,
         "intra_op_threads": threads,
         "batch_size": batch_size,
         "onnxruntime": ort.__version__,

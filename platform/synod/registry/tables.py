@@ -316,28 +316,3 @@ def profile_table(
         row_count=table.num_rows,
         column_types={f.name: str(f.type) for f in table.schema},
     )
-
-
-def is_numeric_type(arrow_type: str) -> bool:
-    return arrow_type in {
-        "bool",
-        "int8",
-        "int16",
-        "int32",
-        "int64",
-        "uint8",
-        "uint16",
-        "uint32",
-        "uint64",
-        "halffloat",
-        "float",
-        "double",
-    }
-
-
-def is_integer_type(arrow_type: str) -> bool:
-    return arrow_type in {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"}
-
-
-def is_text_type(arrow_type: str) -> bool:
-    return arrow_type in {"string", "large_string", "utf8", "large_utf8"}
