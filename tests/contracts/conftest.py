@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from eth_utils import keccak
+from synod_core.receipts import ReceiptDomain
 
 from synod.chain.deployment import DeployedContract
 from synod.chain.devnode import DevNode
@@ -27,3 +28,9 @@ def approved_model(suite: Suite) -> bytes:
         ),
     )
     return MODEL
+
+
+@pytest.fixture
+def receipt_domain(suite: Suite) -> ReceiptDomain:
+    """The deployed ProviderRegistry's EIP-712 domain, as it reports it (ERC-5267)."""
+    return ReceiptDomain.from_eip5267(suite["ProviderRegistry"].functions.eip712Domain().call())

@@ -7,8 +7,8 @@ import pytest
 from eth_utils import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synod_core.receipts import Receipt, sign_receipt
 
-from tests.contracts.receipts import Receipt, sign_receipt
 from tests.support.suite import DEV_KEYS, MODEL
 
 pytestmark = pytest.mark.chain
@@ -148,7 +148,7 @@ def test_a_badge_never_moves(suite, council, holder_index, to_index, method):
     rogue=st.binary(min_size=32, max_size=32).filter(lambda b: b != MODEL),
 )
 def test_a_signed_receipt_slashes_once_and_never_for_an_approved_model(
-    suite, approved_model, job, tickets, served_at, rogue
+    suite, approved_model, receipt_domain, job, tickets, served_at, rogue
 ):
     with rolled_back(suite):
         registry = suite["ProviderRegistry"]
@@ -166,12 +166,14 @@ def test_a_signed_receipt_slashes_once_and_never_for_an_approved_model(
 
         honest = receipt(MODEL)
         suite.reverts(
-            f.slashWithReceipt(honest.as_tuple(), sign_receipt(registry, honest, DEV_KEYS[7])),
+            f.slashWithReceipt(
+                honest.as_tuple(), sign_receipt(honest, DEV_KEYS[7], receipt_domain)
+            ),
             suite.accounts[9],
             "ProviderRegistryModelWasApproved",
         )
         fraud = receipt(rogue)
-        signature = sign_receipt(registry, fraud, DEV_KEYS[7])
+        signature = sign_receipt(fraud, DEV_KEYS[7], receipt_domain)
         suite.send(f.slashWithReceipt(fraud.as_tuple(), signature), suite.accounts[9])
         assert f.getProvider(provider).call()[1] == 0
         suite.reverts(

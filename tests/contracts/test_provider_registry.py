@@ -5,8 +5,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
+from synod_core.receipts import Receipt, ReceiptDomain, sign_receipt, typed_receipt
 
-from tests.contracts.receipts import Receipt, sign_receipt, typed_receipt
 from tests.support.suite import DEV_KEYS, MODEL, ROGUE_MODEL
 
 pytestmark = pytest.mark.chain
@@ -28,12 +28,12 @@ def stake_and_register(suite, provider: str, stake: int, models: list[bytes]):
 def receipt_for(provider: str, model: bytes, job: str = "job-1") -> Receipt:
     return Receipt(
         provider=provider,
-        modelHash=model,
-        jobId=keccak(text=job),
-        requestHash=keccak(text="request"),
-        outputHash=keccak(text="output"),
-        ticketsCharged=2,
-        servedAt=1_700_000_000,
+        model_hash=model,
+        job_id=keccak(text=job),
+        request_hash=keccak(text="request"),
+        output_hash=keccak(text="output"),
+        tickets_charged=2,
+        served_at=1_700_000_000,
     )
 
 
@@ -139,15 +139,15 @@ def test_council_slashes_to_the_treasury(suite, approved_model):
     suite.reverts(f.slash(provider, 0, "x"), timelock, "ProviderRegistryZeroAmount")
 
 
-def test_receipt_digest_matches_python_signing(suite):
+def test_receipt_digest_matches_python_signing(suite, receipt_domain: ReceiptDomain):
     registry = suite["ProviderRegistry"]
     receipt = receipt_for(suite.accounts[PROVIDER_INDEX], ROGUE_MODEL)
-    encoded = encode_typed_data(full_message=typed_receipt(registry, receipt))
+    encoded = encode_typed_data(full_message=typed_receipt(receipt, receipt_domain))
     expected = keccak(b"\x19\x01" + encoded.header + encoded.body)
     assert registry.functions.receiptDigest(receipt.as_tuple()).call() == expected
 
 
-def test_fraud_proof_slashes_the_whole_stake_once(suite, approved_model):
+def test_fraud_proof_slashes_the_whole_stake_once(suite, approved_model, receipt_domain):
     registry, ticket = suite["ProviderRegistry"], suite["PromptTicket"]
     f = registry.functions
     provider = suite.accounts[PROVIDER_INDEX]
@@ -155,7 +155,7 @@ def test_fraud_proof_slashes_the_whole_stake_once(suite, approved_model):
     stake_and_register(suite, provider, stake, [MODEL])
     reporter = suite.accounts[9]
     receipt = receipt_for(provider, ROGUE_MODEL)
-    signature = sign_receipt(registry, receipt, provider_key())
+    signature = sign_receipt(receipt, provider_key(), receipt_domain)
     share_bps = f.reporterShareBps().call()
     treasury = f.treasury().call()
     before = ticket.functions.balanceOf(reporter).call()
@@ -181,7 +181,9 @@ def test_fraud_proof_slashes_the_whole_stake_once(suite, approved_model):
     suite.reverts(f.register(stake, "u", [MODEL]), provider, "ProviderRegistryBanned")
 
 
-def test_fraud_proof_is_refused_for_approved_models_and_foreign_signatures(suite, approved_model):
+def test_fraud_proof_is_refused_for_approved_models_and_foreign_signatures(
+    suite, approved_model, receipt_domain
+):
     registry = suite["ProviderRegistry"]
     f = registry.functions
     provider = suite.accounts[PROVIDER_INDEX]
@@ -189,7 +191,7 @@ def test_fraud_proof_is_refused_for_approved_models_and_foreign_signatures(suite
     reporter = suite.accounts[9]
 
     honest = receipt_for(provider, MODEL)
-    signature = sign_receipt(registry, honest, provider_key())
+    signature = sign_receipt(honest, provider_key(), receipt_domain)
     assert suite.reverts(
         f.slashWithReceipt(honest.as_tuple(), signature),
         reporter,
@@ -203,7 +205,7 @@ def test_fraud_proof_is_refused_for_approved_models_and_foreign_signatures(suite
         "ProviderRegistryModelWasApproved",
     )
     rogue = receipt_for(provider, ROGUE_MODEL)
-    forged = sign_receipt(registry, rogue, DEV_KEYS[8])
+    forged = sign_receipt(rogue, DEV_KEYS[8], receipt_domain)
     args = suite.reverts(
         f.slashWithReceipt(rogue.as_tuple(), forged),
         reporter,
@@ -213,7 +215,7 @@ def test_fraud_proof_is_refused_for_approved_models_and_foreign_signatures(suite
     # A signer with no stake has nothing to lose.
     nobody = receipt_for(suite.accounts[8], ROGUE_MODEL)
     suite.reverts(
-        f.slashWithReceipt(nobody.as_tuple(), sign_receipt(registry, nobody, DEV_KEYS[8])),
+        f.slashWithReceipt(nobody.as_tuple(), sign_receipt(nobody, DEV_KEYS[8], receipt_domain)),
         reporter,
         "ProviderRegistryNothingToSlash",
     )
