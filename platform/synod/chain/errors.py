@@ -125,7 +125,7 @@ class ContractRevert(ChainError):
     def args(self) -> dict[str, Any]:  # type: ignore[override]
         return self.arguments
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return (_rebuild_revert, (self.name, self.arguments, self.data, self.contracts))
 
     def _describe(self) -> str:
@@ -140,7 +140,9 @@ class ContractRevert(ChainError):
         return self._describe()
 
 
-def _rebuild_revert(name, arguments, data, contracts) -> ContractRevert:
+def _rebuild_revert(
+    name: str, arguments: dict[str, Any], data: bytes, contracts: tuple[str, ...]
+) -> ContractRevert:
     return ContractRevert(name, arguments, data=data, contracts=contracts)
 
 
