@@ -10,9 +10,8 @@ from django.conf import settings
 from synod.chain import selectors as chain_selectors
 from synod.chain import services as chain_services
 from synod.governance import services as governance_services
-from synod.governance.demo import run_demo_round
 from synod.registry import selectors as registry_selectors
-from synod.registry.demo.content import build_demo_content
+from synod.registry import services as registry_services
 
 Progress = Callable[[str], None]
 
@@ -22,7 +21,9 @@ def seed_demo(*, progress: Progress = lambda _: None) -> bool:
     if not chain_selectors.is_local_dev_chain():
         progress("not a local dev chain: no demo content")
         return False
-    content = build_demo_content(cache_dir=settings.REGISTRY_DEMO_CACHE_DIR, report=progress)
+    content = registry_services.build_demo_content(
+        cache_dir=settings.REGISTRY_DEMO_CACHE_DIR, report=progress
+    )
     iris = next(d for d in content.datasets if d.name.startswith("Iris"))
     logistic = next(m for m in content.models if m.version == "2.0-logistic")
     evaluation = registry_selectors.latest_evaluation(logistic)
@@ -35,7 +36,7 @@ def seed_demo(*, progress: Progress = lambda _: None) -> bool:
         "dataset_sha256": iris.sha256,
         "report_sha256": evaluation.report_sha256,
     }
-    run_demo_round(dataset_sha256=iris.sha256, model=model, progress=progress)
+    governance_services.run_demo_round(dataset_sha256=iris.sha256, model=model, progress=progress)
     chain_services.index_chain()
     governance_services.refresh_proposal_states()
     progress("demo content ready")

@@ -8,6 +8,12 @@ Every write is idempotent: the same bytes give the same record, a repeated reque
 work already queued, and a replayed chain event changes nothing. Other apps call these names
 from here (`from synod.registry import services`), not from the rooms."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from synod.registry.digests import normalize_sha256
 from synod.registry.errors import RegistryError
 from synod.registry.services.approvals import (
@@ -36,6 +42,9 @@ from synod.registry.services.uploads import (
     upload_model,
 )
 
+if TYPE_CHECKING:
+    from synod.registry.demo.content import DemoContent
+
 __all__ = [
     "EVALUATION_REQUEUE_AFTER",
     "EVALUATION_STALE_AFTER",
@@ -44,6 +53,7 @@ __all__ = [
     "RegistryError",
     "Source",
     "UploadResult",
+    "build_demo_content",
     "check_model_fits_dataset",
     "check_request_length",
     "claim_evaluation",
@@ -59,3 +69,13 @@ __all__ = [
     "upload_dataset",
     "upload_model",
 ]
+
+
+def build_demo_content(
+    *, cache_dir: Path, report: Callable[[str], None] = lambda message: None
+) -> DemoContent:
+    """The demo datasets and models, uploaded and evaluated (idempotent; local platform)."""
+    # Deferred: the demo content itself uploads through this package.
+    from synod.registry.demo import content
+
+    return content.build_demo_content(cache_dir=cache_dir, report=report)
