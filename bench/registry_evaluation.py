@@ -40,7 +40,6 @@ from synod_core.feeds import (  # noqa: E402
 )
 from synod_core.onnx_inspect import inspect_onnx  # noqa: E402
 from synod_core.runtime import ModelSession, SessionSettings, open_session  # noqa: E402
-
 from tests.core import onnx_models  # noqa: E402
 
 # As the registry's evaluation: per-item latency sampled on this many rows, metrics rounded.

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from synod.chain.devnode import DevNode
 from synod.chain.indexer import index_chain
 from synod.registry import services as registry_services
 from synod.registry.models import ApprovalRecord, Dataset
@@ -18,11 +17,6 @@ from tests.registry import builders
 from tests.support.suite import Suite
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db]
-
-
-@pytest.fixture
-def suite(chain: DevNode, deployed) -> Suite:
-    return Suite(node=chain, w3=chain.w3, records=deployed)
 
 
 @pytest.fixture

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 from eth_utils import keccak
+
 from synod_core.receipts import ReceiptDomain
-
-from synod.chain.deployment import DeployedContract
-from synod.chain.devnode import DevNode
 from tests.support.suite import DATASET, MODEL, Suite
-
-
-@pytest.fixture
-def suite(chain: DevNode, deployed: dict[str, DeployedContract]) -> Suite:
-    return Suite(node=chain, w3=chain.w3, records=deployed)
 
 
 @pytest.fixture

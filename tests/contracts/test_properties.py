@@ -7,8 +7,8 @@ import pytest
 from eth_utils import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from synod_core.receipts import Receipt, sign_receipt
 
+from synod_core.receipts import Receipt, sign_receipt
 from tests.support.suite import DEV_KEYS, MODEL
 
 pytestmark = pytest.mark.chain

@@ -5,8 +5,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
-from synod_core.receipts import Receipt, ReceiptDomain, sign_receipt, typed_receipt
 
+from synod_core.receipts import Receipt, ReceiptDomain, sign_receipt, typed_receipt
 from tests.support.suite import DEV_KEYS, MODEL, ROGUE_MODEL
 
 pytestmark = pytest.mark.chain

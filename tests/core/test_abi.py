@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
-import synod_core.abi
 
+import synod_core.abi
 from synod.chain.compiler import compile_contracts, load_artifact
 
 REGENERATE = "python manage.py compile_contracts --write-core-abis"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from synod_core.batching import (
     chunk_feeds,
     chunk_ranges,

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
 from synod_core.errors import IncompatibleInputs, InvalidInput
 from synod_core.feeds import (
     FeedPlan,

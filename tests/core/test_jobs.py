@@ -13,6 +13,7 @@ from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
 from synod_core.errors import InvalidJob
 from synod_core.jobs import (
     ALLOWED_DTYPES,

@@ -8,6 +8,7 @@ from pathlib import Path
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
 from synod_core.errors import InvalidModel
 from synod_core.onnx_inspect import (
     TensorSpec,

@@ -13,6 +13,7 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from synod_core.errors import InvalidReceipt
 from synod_core.receipts import (
     DOMAIN_NAME,

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+
 from synod_core.errors import InvalidInput, InvalidModel, RuntimeFailure
 from synod_core.onnx_inspect import TensorSpec
 from synod_core.runtime import (

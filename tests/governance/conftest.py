@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import pytest
 from eth_account import Account
 from web3 import Web3
 
@@ -14,11 +13,6 @@ from tests.support.suite import Suite
 
 # The header governance.js sends with every request: refusals then come back as JSON.
 AS_SCRIPT = {"HTTP_ACCEPT": "application/json"}
-
-
-@pytest.fixture
-def suite(chain, deployed) -> Suite:
-    return Suite(node=chain, w3=chain.w3, records=deployed)
 
 
 def wallet_send(suite: Suite, call: WalletCall, sender: str) -> dict:

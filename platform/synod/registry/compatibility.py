@@ -4,12 +4,11 @@ IncompatibleModel, with the same message."""
 
 from __future__ import annotations
 
+from synod.registry.errors import IncompatibleModel
 from synod_core import feeds
 from synod_core.errors import IncompatibleInputs
 from synod_core.feeds import FeedPlan
 from synod_core.onnx_inspect import TensorSpec
-
-from synod.registry.errors import IncompatibleModel
 
 __all__ = ["FeedPlan", "plan_feed"]
 

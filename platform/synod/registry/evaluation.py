@@ -23,16 +23,16 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pyarrow as pa
-from synod_core.batching import chunk_ranges, pad_rows
-from synod_core.errors import CoreError
-from synod_core.feeds import load_tokenizer, sequence_length, tabular_feeds, token_feeds
-from synod_core.onnx_inspect import TensorSpec
-from synod_core.runtime import ModelSession, SessionSettings, open_session
 
 from synod.registry.compatibility import FeedPlan, plan_feed
 from synod.registry.errors import EvaluationFailed, without_server_paths
 from synod.registry.models import ModelTask
 from synod.registry.tables import read_table
+from synod_core.batching import chunk_ranges, pad_rows
+from synod_core.errors import CoreError
+from synod_core.feeds import load_tokenizer, sequence_length, tabular_feeds, token_feeds
+from synod_core.onnx_inspect import TensorSpec
+from synod_core.runtime import ModelSession, SessionSettings, open_session
 
 REPORT_FORMAT = "synod.evaluation-report/1"
 # Single-item latency is sampled on this many rows: enough for stable percentiles.

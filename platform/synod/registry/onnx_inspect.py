@@ -4,11 +4,10 @@ message ending in what happened ("Nothing was stored.") and naming no path on th
 
 from __future__ import annotations
 
+from synod.registry.errors import InvalidModelFile, without_server_paths
 from synod_core import onnx_inspect as core
 from synod_core.errors import InvalidModel
 from synod_core.onnx_inspect import OnnxSignature, TensorSpec
-
-from synod.registry.errors import InvalidModelFile, without_server_paths
 
 __all__ = ["OnnxSignature", "TensorSpec", "inspect_onnx"]
 

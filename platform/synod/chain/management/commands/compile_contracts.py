@@ -1,9 +1,9 @@
 import time
 from pathlib import Path
 
-import synod_core.abi
 from django.core.management.base import BaseCommand, CommandError
 
+import synod_core.abi
 from synod.chain.compiler import CompilationError, compile_contracts, load_artifact
 
 
