@@ -176,7 +176,19 @@ def test_every_supervised_process_killed_comes_back(platform):
             lambda kids=old_children: not any(_alive(kid) for kid in kids),
             10, f"{program}'s old child processes gone", platform,
         )  # fmt: skip
-        platform.wait_healthy(timeout=60)
+        try:
+            platform.wait_healthy(timeout=90)
+        except AssertionError as exc:
+            # What the supervisor did with the program says why (gave up, crash loop, ...).
+            said = [
+                line for line in platform.output().splitlines()
+                if f" {program}" in line and ("spawned" in line or "exited" in line
+                                              or "gave up" in line or "success" in line)
+            ]  # fmt: skip
+            raise AssertionError(
+                f"{program} killed, platform not healthy again\n"
+                f"{platform.supervisorctl('status')}\n" + "\n".join(said[-20:]) + f"\n{exc}"
+            ) from None
         assert f"exited: {program} (terminated by SIGKILL; not expected)" in platform.output()
 
     broker_url = platform.env.get("CELERY_BROKER_URL") or embedded_broker.url(
