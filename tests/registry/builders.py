@@ -11,10 +11,20 @@ import onnx
 import pyarrow as pa
 import pyarrow.parquet as pa_parquet
 from django.test import override_settings
-from onnx import TensorProto, external_data_helper, helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 from synod.registry import services as registry_services
 from synod.registry.models import Dataset, ModelVersion
+from tests.core.onnx_models import (
+    BIAS,
+    WEIGHTS,
+    classifier_with_external_weights,
+    externalize,
+    serialize,
+    unsupported_operator_model,
+)
+
+__all__ = ["classifier_with_external_weights", "unsupported_operator_model"]
 
 FEATURES = ["f0", "f1", "f2"]
 
@@ -65,9 +75,9 @@ def _model(graph: onnx.GraphProto, opset: int = 17) -> bytes:
     return model.SerializeToString()
 
 
-# Centroid-like weights that separate tabular_rows' classes.
-GOOD_WEIGHTS = np.array([[-1.0, 1.0, -0.2], [-1.0, -0.2, 1.0], [0.0, 0.3, -0.3]], np.float32)
-GOOD_BIAS = np.array([2.0, 0.0, 0.0], np.float32)
+# Centroid-like weights that separate tabular_rows' classes (the core tests' classifier's).
+GOOD_WEIGHTS = WEIGHTS
+GOOD_BIAS = BIAS
 
 
 def linear_classifier(
@@ -123,49 +133,9 @@ def linear_regressor(coefficients: np.ndarray, intercept: float) -> bytes:
     return _model(graph)
 
 
-def unsupported_operator_model() -> bytes:
-    """A valid graph whose operator no runtime here implements (a custom domain)."""
-    graph = helper.make_graph(
-        [helper.make_node("Frobnicate", ["features"], ["out"], domain="com.example.synod")],
-        "unsupported",
-        inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 3])],
-        outputs=[helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 3])],
-    )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example.synod", 1)],
-    )
-    model.ir_version = 9
-    return model.SerializeToString()
-
-
-# --- hostile files -------------------------------------------------------------------------
-
-
-def externalize(tensor: onnx.TensorProto, location: str) -> None:
-    """Make `tensor` say its bytes live in another file, as onnx's external data format
-    writes it: the same dtype and dims, no bytes inside, a location, offset and length."""
-    raw = numpy_helper.to_array(tensor).tobytes()
-    for field in ("float_data", "int32_data", "int64_data", "double_data"):
-        tensor.ClearField(field)
-    tensor.raw_data = raw  # set_external_data wants raw bytes to describe
-    external_data_helper.set_external_data(tensor, location=location, offset=0, length=len(raw))
-    tensor.data_location = TensorProto.EXTERNAL
-    tensor.ClearField("raw_data")
-
-
 def weights_file_bytes() -> bytes:
     """What an external data file for GOOD_WEIGHTS holds: its 36 raw bytes."""
     return GOOD_WEIGHTS.astype(np.float32).tobytes()
-
-
-def classifier_with_external_weights(location: str) -> bytes:
-    """linear_classifier whose weight matrix W is said to live in the file `location`,
-    resolved by onnx and onnxruntime relative to the model's own directory."""
-    model = onnx.load_model_from_string(linear_classifier())
-    weights = next(init for init in model.graph.initializer if init.name == "W")
-    externalize(weights, location)
-    return model.SerializeToString()
 
 
 def classifier_with_external_weights_in_a_branch(location: str) -> bytes:
@@ -212,11 +182,8 @@ def classifier_with_external_weights_in_a_branch(location: str) -> bytes:
         ],
         initializer=[numpy_helper.from_array(GOOD_BIAS, "b")],
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="synod-tests"
-    )
-    model.ir_version = 9
-    return model.SerializeToString()
+    # Not checked: the checker would look for the external file.
+    return serialize(graph, check=False)
 
 
 def parquet_of_repeated_rows(rows: int, *, row_group_rows: int = 1_000_000) -> bytes:
