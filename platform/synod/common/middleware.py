@@ -16,7 +16,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from synod.common.errors import ApplicationError
+from synod.common.errors import ApplicationError, RateLimited
 from synod.common.throttles import client_address, seconds_until_allowed, throttled_response
 from synod.common.views import wants_json
 
@@ -36,18 +36,11 @@ class WebRateLimitMiddleware:
             return self.get_response(request)
         if wants_json(request) or request.headers.get("HX-Request"):
             return throttled_response(retry_after)
-        response = render(
-            request,
-            "common/error.html",
-            {
-                "title": "Slow down",
-                "detail": f"Too many requests from your address; try again in {retry_after} s.",
-                "status": 429,
-            },
-            status=429,
+        refusal = RateLimited(
+            f"Too many requests from your address; try again in {retry_after} s.",
+            retry_after_s=retry_after,
         )
-        response["Retry-After"] = str(retry_after)
-        return response
+        return error_response(request, refusal, title="Slow down", as_json=False)
 
 
 class ApplicationErrorMiddleware:
@@ -60,15 +53,19 @@ class ApplicationErrorMiddleware:
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if not isinstance(exc, ApplicationError):
             return None  # a bug: Django's handler500 answers and logs it
-        if wants_json(request):
-            response: HttpResponse = JsonResponse(exc.as_dict(), status=exc.status_code)
-        else:
-            response = render(
-                request,
-                "common/error.html",
-                {"title": "Not done", "detail": exc.detail, "status": exc.status_code},
-                status=exc.status_code,
-            )
-        for name, value in exc.headers().items():
-            response[name] = value
-        return response
+        return error_response(request, exc, title="Not done", as_json=wants_json(request))
+
+
+def error_response(
+    request: HttpRequest, exc: ApplicationError, *, title: str, as_json: bool
+) -> HttpResponse:
+    """The answer to a refusal: its JSON body, or the error page, with its status and
+    headers."""
+    if as_json:
+        response: HttpResponse = JsonResponse(exc.as_dict(), status=exc.status_code)
+    else:
+        context = {"title": title, "detail": exc.detail, "status": exc.status_code}
+        response = render(request, "common/error.html", context, status=exc.status_code)
+    for name, value in exc.headers().items():
+        response[name] = value
+    return response
