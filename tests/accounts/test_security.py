@@ -97,6 +97,7 @@ def _production_env(**overrides: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="synod.config.settings.production",
         DJANGO_SECRET_KEY="p" * 20 + "r0duct10n-k3y-th4t-1s-l0ng-3n0ugh-f0r-django-x9",
         OPERATOR_PRIVATE_KEY="0x" + "11" * 32,
+        SETTLEMENT_PRIVATE_KEY="0x" + "22" * 32,
         DATABASE_URL="postgres://synod@127.0.0.1:5432/synod",
         DJANGO_ALLOWED_HOSTS="synod.example",
         PYTHONPATH=os.pathsep.join([str(settings.REPO_DIR / "platform"), str(settings.REPO_DIR)]),

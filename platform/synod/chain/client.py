@@ -54,6 +54,14 @@ def operator_account() -> LocalAccount:
     return Account.from_key(settings.OPERATOR_PRIVATE_KEY)
 
 
+def settlement_account() -> LocalAccount:
+    """The settlement lane's key: TicketEscrow's operator. Separate from the operator key so
+    settlements and relayed votes never share a nonce sequence."""
+    if not settings.SETTLEMENT_PRIVATE_KEY:
+        raise RuntimeError("SETTLEMENT_PRIVATE_KEY is not set")
+    return Account.from_key(settings.SETTLEMENT_PRIVATE_KEY)
+
+
 def signing_web3(account: LocalAccount, rpc_url: str | None = None) -> Web3:
     """A client that signs transactions from `account` locally (the key never leaves us)."""
     w3 = make_web3(rpc_url or settings.CHAIN_RPC_URL, timeout=30)

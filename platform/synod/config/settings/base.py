@@ -177,8 +177,12 @@ CHAIN_RPC_URL = env.str("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
 CHAIN_ID = env.int("CHAIN_ID", default=31337)
 # Seconds per block, for showing "time left" on proposals whose windows are in blocks.
 CHAIN_BLOCK_TIME_S = env.float("CHAIN_BLOCK_TIME_S", default=1.0)
-# The operator key signs the platform's own transactions (deployments, settlements, relays).
+# The operator key signs the platform's own transactions (deployments, relayed votes).
 OPERATOR_PRIVATE_KEY = env.str("OPERATOR_PRIVATE_KEY", default="")
+# The settlement lane: TicketEscrow's operator, a key of its own. An account has exactly one
+# nonce sequence, so a settlement stuck below the going fee on a shared key would hold back
+# every relayed vote behind it; with two keys the lanes never wait for each other.
+SETTLEMENT_PRIVATE_KEY = env.str("SETTLEMENT_PRIVATE_KEY", default="")
 CONTRACTS_DIR = REPO_DIR / "contracts"
 CONTRACT_BUILD_DIR = DATA_DIR / "contracts-build"
 DEPLOYMENTS_DIR = DATA_DIR / "deployments"

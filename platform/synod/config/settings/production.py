@@ -8,11 +8,13 @@ from synod.config.settings.base import env
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 OPERATOR_PRIVATE_KEY = env.str("OPERATOR_PRIVATE_KEY", default="")
+SETTLEMENT_PRIVATE_KEY = env.str("SETTLEMENT_PRIVATE_KEY", default="")
 _missing = [
     name
     for name, value in {
         "DJANGO_SECRET_KEY": SECRET_KEY,
         "OPERATOR_PRIVATE_KEY": OPERATOR_PRIVATE_KEY,
+        "SETTLEMENT_PRIVATE_KEY": SETTLEMENT_PRIVATE_KEY,
         "DATABASE_URL": env.str("DATABASE_URL", default=""),
     }.items()
     if not value
