@@ -5,8 +5,22 @@ from synod.chain.models import (
     IndexedBlock,
     IndexerCursor,
     NonceSequence,
+    OutgoingAttempt,
     OutgoingTransaction,
 )
+
+
+class OutgoingAttemptInline(admin.TabularInline):
+    """Every signed version of the transaction (the first, and each fee replacement)."""
+
+    model = OutgoingAttempt
+    extra = 0
+    can_delete = False
+    fields = ["tx_hash", "max_fee_per_gas", "max_priority_fee_per_gas", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(OutgoingTransaction)
@@ -17,14 +31,16 @@ class OutgoingTransactionAdmin(admin.ModelAdmin):
         "sender",
         "nonce",
         "status",
+        "final_at",
         "tx_hash",
         "block_number",
         "created_at",
     ]
-    list_filter = ["chain_id", "status", "sender"]
-    search_fields = ["idempotency_key", "purpose", "tx_hash", "to"]
+    list_filter = ["chain_id", "status", "sender", ("final_at", admin.EmptyFieldListFilter)]
+    search_fields = ["idempotency_key", "purpose", "tx_hash", "to", "attempts__tx_hash"]
     # The outbox is the record of what was signed: editing it would break retries.
     readonly_fields = [f.name for f in OutgoingTransaction._meta.fields]
+    inlines = [OutgoingAttemptInline]
 
 
 @admin.register(NonceSequence)

@@ -36,8 +36,18 @@ class OutgoingTransaction(models.Model):
 
     A row exists only for a transaction that is in flight or done: one that was never sent
     (its estimate reverted, it could not be signed) leaves no row. PENDING and SENT may
-    still land on chain, whatever the sender's caller was told; only MINED and FAILED are
-    final."""
+    still land on chain, whatever the sender's caller was told.
+
+    A row stuck below the going fee is replaced: re-signed with the same nonce, recipient,
+    data, value and gas at higher fees. Every signed version is kept (OutgoingAttempt), as
+    any of them may be mined; `raw_transaction`, `tx_hash` and the fees are those of the
+    latest version while in flight, and of the version that was mined once mined.
+
+    What is final: FAILED without a block (its nonce went to another transaction) at once;
+    MINED, and FAILED with a block (mined and reverted), only once `final_at` is set, when
+    settings.CHAIN_SENDER_CONFIRMATIONS blocks are on top of its block. Until then a reorg
+    that drops its block sends it back to SENT (`reorgs` counts how often) and the sender
+    broadcasts it again. `final` says which."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "signed, not yet accepted by a node"
@@ -71,6 +81,10 @@ class OutgoingTransaction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     mined_at = models.DateTimeField(null=True, blank=True)
+    # Set once the outcome can no longer change (see the class docstring).
+    final_at = models.DateTimeField(null=True, blank=True)
+    # How many times a reorg dropped the block it was mined in.
+    reorgs = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -95,6 +109,37 @@ class OutgoingTransaction(models.Model):
     @property
     def in_flight(self) -> bool:
         return self.status in (self.Status.PENDING, self.Status.SENT)
+
+    @property
+    def final(self) -> bool:
+        return self.final_at is not None
+
+
+class OutgoingAttempt(models.Model):
+    """One signed version of an outbox transaction: the first, and each fee replacement.
+
+    All of them share the transaction's nonce, recipient, data, value and gas; only the fees
+    (and so the hash) differ. Whichever is mined, the others can no longer be."""
+
+    outgoing = models.ForeignKey(
+        OutgoingTransaction, on_delete=models.CASCADE, related_name="attempts"
+    )
+    chain_id = models.PositiveBigIntegerField()
+    tx_hash = models.CharField(max_length=66)
+    raw_transaction = models.TextField()
+    # The gas price for a chain without EIP-1559, in both fields.
+    max_fee_per_gas = models.PositiveBigIntegerField()
+    max_priority_fee_per_gas = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "tx_hash"], name="chain_attempt_tx_hash"),
+        ]
+        ordering = ["outgoing", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.tx_hash} ({self.max_fee_per_gas}/{self.max_priority_fee_per_gas} wei)"
 
 
 class IndexerCursor(models.Model):

@@ -183,6 +183,12 @@ def outgoing_transaction(
 def outgoing_transaction_by_hash(
     tx_hash: str, *, chain_id: int | None = None
 ) -> OutgoingTransaction | None:
-    return OutgoingTransaction.objects.filter(
-        chain_id=settings.CHAIN_ID if chain_id is None else chain_id, tx_hash__iexact=tx_hash
-    ).first()
+    """The outbox row with this hash, or one of whose signed versions (a fee replacement
+    keeps every version, and any of them may be the one mined) has it."""
+    rows = OutgoingTransaction.objects.filter(
+        chain_id=settings.CHAIN_ID if chain_id is None else chain_id
+    )
+    return (
+        rows.filter(tx_hash__iexact=tx_hash).first()
+        or rows.filter(attempts__tx_hash__iexact=tx_hash).first()
+    )

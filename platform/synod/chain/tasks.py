@@ -4,6 +4,7 @@ from celery import shared_task
 
 from synod.chain import services
 from synod.chain.errors import ChainUnavailable
+from synod.chain.sender import recheck_mined
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,19 @@ def index_chain() -> None:
 
 @shared_task(ignore_result=True)
 def resend_unfinished_transactions() -> None:
-    """Re-broadcast outbox transactions a crash or a node restart left unmined."""
+    """Bring the outbox forward: re-broadcast transactions a crash or a node restart left
+    unmined, replace those stuck below the going fee, then re-check recently mined ones
+    (sent again when a reorg dropped their block, final once deep enough)."""
     try:
         services.resend_unfinished()
     except ChainUnavailable as exc:
         logger.warning("transaction sender: %s", exc.reason)
+    try:
+        result = recheck_mined()
+    except ChainUnavailable as exc:
+        logger.warning("transaction sender: %s", exc.reason)
+        return
+    if result.reorged:
+        logger.warning(
+            "transaction sender: %s mined transactions dropped by a reorg", result.reorged
+        )

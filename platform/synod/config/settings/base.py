@@ -183,6 +183,12 @@ OPERATOR_PRIVATE_KEY = env.str("OPERATOR_PRIVATE_KEY", default="")
 # nonce sequence, so a settlement stuck below the going fee on a shared key would hold back
 # every relayed vote behind it; with two keys the lanes never wait for each other.
 SETTLEMENT_PRIVATE_KEY = env.str("SETTLEMENT_PRIVATE_KEY", default="")
+# The sender re-signs a transaction (same nonce, higher fees) that is still unmined this
+# many seconds after its latest version was signed, when its fees are below the going fee.
+CHAIN_SENDER_REPLACE_AFTER_S = env.float("CHAIN_SENDER_REPLACE_AFTER_S", default=30.0)
+# A mined transaction is final once this many blocks are on top of its block; until then
+# the sender re-checks it and sends it again if a reorg dropped it.
+CHAIN_SENDER_CONFIRMATIONS = env.int("CHAIN_SENDER_CONFIRMATIONS", default=6)
 CONTRACTS_DIR = REPO_DIR / "contracts"
 CONTRACT_BUILD_DIR = DATA_DIR / "contracts-build"
 DEPLOYMENTS_DIR = DATA_DIR / "deployments"
