@@ -28,6 +28,7 @@ abi = bindings.abi
 ballot_typed_data = typed_data.ballot
 extended_ballot_typed_data = typed_data.extended_ballot
 permit_typed_data = typed_data.permit
+spending_allowance_typed_data = typed_data.spending_allowance
 
 # The outbox states (PENDING, SENT, MINED, FAILED), to compare an OutgoingTransaction with.
 OutgoingStatus = OutgoingTransaction.Status
@@ -56,6 +57,7 @@ __all__ = [
     "outgoing_transaction",
     "outgoing_transaction_by_hash",
     "permit_typed_data",
+    "spending_allowance_typed_data",
 ]
 
 

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from eth_account.signers.local import LocalAccount
 
 from synod.chain import bindings
+from synod.chain.client import settlement_account
 from synod.chain.devchain import advance_time, mine_blocks, send_from_key
 from synod.chain.events import on_event, on_rewind, register_handler
 from synod.chain.indexer import IndexResult, index_chain
@@ -35,6 +36,7 @@ __all__ = [
     "send_contract_call",
     "send_from_key",
     "send_transaction",
+    "settlement_account",
 ]
 
 

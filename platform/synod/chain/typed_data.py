@@ -91,3 +91,21 @@ def permit(
     message = {"owner": owner, "spender": spender, "value": value,
                "nonce": _nonce(token, owner, nonce), "deadline": deadline}  # fmt: skip
     return typed_data(token, "Permit", PERMIT, message)
+
+
+SPENDING_ALLOWANCE = [
+    {"name": "user", "type": "address"},
+    {"name": "maxTickets", "type": "uint256"},
+    {"name": "validUntil", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+]
+
+
+def spending_allowance(
+    escrow: Contract, *, user: str, max_tickets: int, valid_until: int, nonce: int | None = None
+) -> dict[str, Any]:
+    """For TicketEscrow `setSpendingAllowance`: the most settlement may debit from `user`
+    until `valid_until` (Unix seconds); the user's current nonce unless one is given."""
+    message = {"user": user, "maxTickets": max_tickets, "validUntil": valid_until,
+               "nonce": _nonce(escrow, user, nonce)}  # fmt: skip
+    return typed_data(escrow, "SpendingAllowance", SPENDING_ALLOWANCE, message)

@@ -170,6 +170,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 5.0},
     },
+    "settle-charged-usage": {
+        "task": "synod.tickets.tasks.settle_usage",
+        "schedule": float(env.int("TICKETS_SETTLEMENT_INTERVAL_S", default=60)),
+        "options": {"expires": 30.0},
+    },
 }
 
 # --- Chain --------------------------------------------------------------------------------
@@ -229,6 +234,15 @@ GOVERNANCE_TIMELOCK_MIN_DELAY_S = env.int("GOVERNANCE_TIMELOCK_MIN_DELAY_S", def
 # Gasless votes the platform relays (and pays gas for) per address per 24 hours.
 GOVERNANCE_RELAY_BUDGET_PER_DAY = env.int("GOVERNANCE_RELAY_BUDGET_PER_DAY", default=20)
 TICKET_PRICE_WEI = env.int("TICKET_PRICE_WEI", default=10**15)
+# Metering and settlement (docs/settlement.md). An allowance is usable for new calls only
+# while it stays valid this much longer: TicketEscrow.MAX_SETTLEMENT_DELAY, the longest a
+# charged call may wait for its settlement.
+TICKETS_ALLOWANCE_MARGIN_S = env.int("TICKETS_ALLOWANCE_MARGIN_S", default=3600)
+# The most calls one settlement batch carries.
+TICKETS_SETTLEMENT_MAX_CALLS = env.int("TICKETS_SETTLEMENT_MAX_CALLS", default=10_000)
+# A charged call that cannot be settled this long after it was charged (its provider is no
+# longer active, or the user lowered their allowance below it) is waived: released unbilled.
+TICKETS_UNBILLABLE_AFTER_S = env.int("TICKETS_UNBILLABLE_AFTER_S", default=2 * 3600)
 ESCROW_FEE_BPS = env.int("ESCROW_FEE_BPS", default=250)
 ESCROW_WITHDRAWAL_DELAY_S = env.int("ESCROW_WITHDRAWAL_DELAY_S", default=3600)
 PROVIDER_MIN_STAKE_TICKETS = env.int("PROVIDER_MIN_STAKE_TICKETS", default=100)
