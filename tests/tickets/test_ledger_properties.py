@@ -62,7 +62,7 @@ class LedgerMachine(RuleBasedStateMachine):
         mirror.record_allowance_set(
             _event(
                 "SpendingAllowanceSet", user=user, maxTickets=cap, validUntil=valid_until, nonce=0
-            )  # fmt: skip
+            )
         )
 
     @rule(user=st.sampled_from(USERS), data=st.data())
@@ -139,7 +139,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 totalDebited=batch.total_debited,
                 totalCredited=0,
                 fee=batch.fee,
-            )  # fmt: skip
+            )
         )
         self.next_batch += 1
         return True
