@@ -123,7 +123,7 @@ def test_buy_deposit_charge_settle_verify_claim_withdraw(suite, funded, tmp_path
     path = tmp_path / "proofs.json"
     path.write_text(json.dumps(bundle))
     assert settlement_proofs.main([str(path), "--rpc", settings.CHAIN_RPC_URL]) == 0
-    bundle["receipts"][0]["proof"] = ["0x" + "00" * 32] + bundle["receipts"][0]["proof"][1:]
+    bundle["receipts"][0]["proof"] = ["0x" + "00" * 32, *bundle["receipts"][0]["proof"][1:]]
     bundle["receipts"][1]["signed_receipt"]["receipt"]["tickets_charged"] = "1"
     path.write_text(json.dumps(bundle))
     assert settlement_proofs.main([str(path), "--rpc", settings.CHAIN_RPC_URL]) == 1
