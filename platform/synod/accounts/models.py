@@ -88,6 +88,9 @@ class UserAPIKey(AbstractAPIKey):
     last_used_at = models.DateTimeField(null=True, blank=True)
     # A random value carried by the creation form: a resubmitted form cannot create a twin.
     client_token = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # The most tickets calls made with this key may spend (the metering ledger enforces it);
+    # null: no cap of its own, only the account's on-chain spending allowance limits it.
+    spending_cap_tickets = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "user API key"
@@ -98,6 +101,10 @@ class UserAPIKey(AbstractAPIKey):
                 fields=["user", "client_token"],
                 condition=~Q(client_token=""),
                 name="accounts_apikey_unique_client_token",
+            ),
+            models.CheckConstraint(
+                condition=Q(spending_cap_tickets__isnull=True) | Q(spending_cap_tickets__gte=1),
+                name="accounts_apikey_spending_cap_positive",
             ),
         ]
 

@@ -22,6 +22,7 @@ def api_keys_of(user: User) -> QuerySet[UserAPIKey]:
 
 def api_key_for_secret(secret: str) -> UserAPIKey | None:
     """The key this secret belongs to, whatever its state; None for an unknown or wrong one.
+    Its `spending_cap_tickets` (None: no cap of its own) is what the ledger holds its calls to.
 
     Looked up by its public prefix, then the secret is checked against the stored hash in
     constant time, so a prefix alone never identifies a usable key.
@@ -60,6 +61,24 @@ def chain_figures(address: str) -> ChainFigures:
         logger.info("dashboard chain read failed for %s: %s", address, exc)
         return ChainFigures(None, None, "chain unreachable")
     return ChainFigures(badges, tickets)
+
+
+@dataclass(frozen=True)
+class TicketFigures:
+    """The ticket summary (with the on-chain spending allowance) of the API keys page;
+    `error` says why it is missing."""
+
+    summary: TicketSummary | None
+    error: str = ""
+
+
+def ticket_figures(address: str) -> TicketFigures:
+    """Never raises for an unreachable chain."""
+    try:
+        return TicketFigures(ticket_summary(address))
+    except ConnectionError as exc:
+        logger.info("ticket figures read failed for %s: %s", address, exc)
+        return TicketFigures(None, "The chain does not answer right now.")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from synod.accounts.errors import (
     SignInRejected,
 )
 from synod.accounts.models import SiweNonce, User, UserAPIKey
+from synod.tickets.selectors import ticket_summary
 
 NONCE_ALPHABET = string.ascii_letters + string.digits
 NONCE_LENGTH = 24  # about 143 bits; EIP-4361 wants at least 8 alphanumerics
@@ -174,16 +175,24 @@ class NewApiKey:
 
 
 def create_api_key(
-    *, user: User, name: str, expires_on: date | None = None, client_token: str | None = None
+    *,
+    user: User,
+    name: str,
+    expires_on: date | None = None,
+    client_token: str | None = None,
+    spending_cap_tickets: int | None = None,
 ) -> NewApiKey:
     """Creates a key for `user`; only its hash is stored.
 
     `client_token` is a random value the form carries, so a double-submitted form creates
     one key, not two: the second submission is refused with status 409.
+    `spending_cap_tickets` (optional) is the most tickets calls with this key may spend; it
+    may not exceed the account's spending allowance (see `set_api_key_spending_cap`).
     """
     name = name.strip()
     if not name:
         raise ApiKeyRefused("Give the key a name.", field="name")
+    _check_spending_cap(user, spending_cap_tickets)
     expiry = None
     if expires_on is not None:
         if expires_on <= timezone.localdate():
@@ -205,7 +214,11 @@ def create_api_key(
         try:
             with transaction.atomic():
                 api_key, secret = UserAPIKey.objects.create_key(
-                    user=user, name=name, expiry_date=expiry, client_token=client_token or ""
+                    user=user,
+                    name=name,
+                    expiry_date=expiry,
+                    client_token=client_token or "",
+                    spending_cap_tickets=spending_cap_tickets,
                 )
         except IntegrityError:
             raise ApiKeyConflict("This form was already submitted: the key exists.") from None
@@ -226,6 +239,55 @@ def revoke_api_key(*, user: User, prefix: str) -> bool:
     if UserAPIKey.objects.filter(user=user, prefix=prefix, revoked=False).update(revoked=True):
         return True
     return UserAPIKey.objects.filter(user=user, prefix=prefix).exists()
+
+
+MAX_SPENDING_CAP_TICKETS = 2**63 - 1  # what a PositiveBigIntegerField holds everywhere
+
+
+def _check_spending_cap(user: User, cap: int | None) -> None:
+    """A key's cap is at least one ticket and, when the account has a spending allowance on
+    chain, not above what is left of it (a cap above it could never be reached). Read before
+    any database transaction: no node call while one is open. When the chain does not answer
+    the cap is accepted: the ledger enforces both limits at every call anyway."""
+    if cap is None:
+        return
+    if cap < 1:
+        raise ApiKeyRefused(
+            "A spending cap is at least one ticket; leave it empty for no cap.",
+            field="spending_cap_tickets",
+        )
+    if cap > MAX_SPENDING_CAP_TICKETS:
+        raise ApiKeyRefused(
+            "That cap is larger than any ticket balance.", field="spending_cap_tickets"
+        )
+    try:
+        summary = ticket_summary(user.address)
+    except ConnectionError:
+        return
+    remaining, valid_until = summary.allowance_remaining, summary.allowance_valid_until
+    if not remaining or valid_until is None or valid_until <= timezone.now():
+        return  # no allowance in force: the cap is kept for when one is signed
+    if cap > remaining:
+        raise ApiKeyRefused(
+            f"A key's spending cap must not exceed your spending allowance ({remaining} tickets "
+            "left); lower the cap or raise the allowance first.",
+            field="spending_cap_tickets",
+        )
+
+
+def set_api_key_spending_cap(*, user: User, prefix: str, cap: int | None) -> UserAPIKey | None:
+    """Sets (or, with None, removes) the spending cap of the user's key with this prefix.
+    Returns the key, or None when the user has no such key. Refuses (ApiKeyRefused) a cap
+    below one ticket or above the account's spending allowance, and a revoked key."""
+    api_key = UserAPIKey.objects.filter(user=user, prefix=prefix).first()
+    if api_key is None:
+        return None
+    if api_key.revoked:
+        raise ApiKeyRefused("This key is revoked; its cap no longer matters.")
+    _check_spending_cap(user, cap)
+    UserAPIKey.objects.filter(pk=api_key.pk).update(spending_cap_tickets=cap)
+    api_key.spending_cap_tickets = cap
+    return api_key
 
 
 def record_api_key_use(api_key: UserAPIKey) -> None:

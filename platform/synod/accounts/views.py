@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from eth_utils import is_address, to_checksum_address
 
 from synod.accounts import errors, selectors, services
-from synod.accounts.forms import ApiKeyCreateForm
+from synod.accounts.forms import ApiKeyCapForm, ApiKeyCreateForm
 from synod.common.throttles import throttle
 
 MAX_SIGN_IN_BODY_BYTES = 8 * 1024
@@ -123,12 +123,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
-def section_page(request: HttpRequest, section: str) -> HttpResponse:
-    """Sections later issues fill in; each page says what it will hold."""
-    return render(request, f"dashboard/{section}.html", {"section": section})
-
-
 # --- API keys -------------------------------------------------------------------------------
 
 
@@ -148,6 +142,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                     name=form.cleaned_data["name"],
                     expires_on=form.cleaned_data["expires_on"],
                     client_token=form.cleaned_data["client_token"],
+                    spending_cap_tickets=form.cleaned_data["spending_cap_tickets"],
                 )
                 form = ApiKeyCreateForm()
             except errors.AccountError as exc:
@@ -168,6 +163,27 @@ def revoke_api_key(request: HttpRequest, prefix: str) -> HttpResponse:
     return _render_keys(request, message=f"Key {prefix}… revoked.")
 
 
+@require_POST
+@login_required
+def set_api_key_cap(request: HttpRequest, prefix: str) -> HttpResponse:
+    """Sets or removes (empty) one key's spending cap."""
+    form = ApiKeyCapForm(request.POST)
+    if not form.is_valid():
+        messages = form.errors.get("spending_cap_tickets") or ["Enter a whole number of tickets."]
+        return _render_keys(request, error=" ".join(str(m) for m in messages), status=400)
+    cap = form.cleaned_data["spending_cap_tickets"]
+    try:
+        api_key = services.set_api_key_spending_cap(user=request.user, prefix=prefix, cap=cap)
+    except errors.AccountError as exc:
+        return _render_keys(request, error=exc.detail, status=exc.status_code)
+    if api_key is None:
+        return _render_keys(request, error="No such key.", status=404)
+    if not request.htmx:
+        return redirect("accounts:api-keys")
+    said = f"a cap of {cap} tickets" if cap is not None else "no cap of its own"
+    return _render_keys(request, message=f"Key {prefix}… now has {said}.")
+
+
 def _render_keys(
     request: HttpRequest,
     *,
@@ -185,6 +201,10 @@ def _render_keys(
         "message": message,
     }
     template = "accounts/_api_keys_panel.html" if request.htmx else "accounts/api_keys.html"
+    if not request.htmx:
+        # The spending allowance panel (its figures come from the chain) is not part of the
+        # keys panel that htmx swaps: read only for the whole page.
+        context["tickets"] = selectors.ticket_figures(request.user.address)
     response = render(request, template, context, status=status)
     # The page may hold a key shown once: keep it out of every cache and the back button.
     response["Cache-Control"] = "no-store"

@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/v1/", include("synod.registry.api_urls")),
     path("registry/", include("synod.registry.urls")),
     path("governance/", include("synod.governance.urls")),
+    path("", include("synod.tickets.urls")),
+    path("", include("synod.providers.urls")),
     path("", include("synod.accounts.urls")),
     path("admin/", admin.site.urls),
 ]
