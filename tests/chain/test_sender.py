@@ -66,6 +66,9 @@ def test_send_mines_and_records_the_outbox_row(chain, ticket, price):
     assert receipt["gasUsed"] * 1.25 < outgoing.gas
     assert Web3.keccak(hexstr=outgoing.raw_transaction).hex() == outgoing.tx_hash[2:]
     assert NonceSequence.objects.get(address=operator).next_nonce == nonce_before + 1
+    # Its one signed version so far; mined, but not final before enough blocks are on top.
+    assert [a.tx_hash for a in outgoing.attempts.all()] == [outgoing.tx_hash]
+    assert not outgoing.final
 
 
 def test_the_same_idempotency_key_never_sends_twice(chain, ticket, price):

@@ -172,7 +172,8 @@ def test_only_a_row_both_old_enough_and_below_the_going_fee_is_replaced(settings
     paid_enough = _saved_row(account, fees=Fees(3_000, 1_000), key="paid-enough")
     assert replace_if_stuck(paid_enough, Fees(3_000, 1_000)).tx_hash == paid_enough.tx_hash
     # A tip below the going tip is enough to count as stuck.
-    assert replace_if_stuck(paid_enough, Fees(3_000, 1_001)).tx_hash != paid_enough.tx_hash
+    first_hash = paid_enough.tx_hash
+    assert replace_if_stuck(paid_enough, Fees(3_000, 1_001)).tx_hash != first_hash
 
 
 @pytest.mark.django_db
@@ -256,7 +257,7 @@ def _attempt_hashes(outgoing: OutgoingTransaction) -> list[str]:
 @pytest.mark.chain
 @pytest.mark.django_db
 def test_a_stuck_settlement_never_holds_back_a_vote_and_its_replacement_mines(
-    chain, price, settings, base_fee_restored
+    chain, price, settings, base_fee_restored, node_guard
 ):
     settings.CHAIN_SENDER_REPLACE_AFTER_S = 30
     settlement, operator = settlement_account().address, operator_account().address
@@ -398,7 +399,7 @@ def _reorg_out(chain: DevNode, block_number: int) -> None:
 @pytest.mark.chain
 @pytest.mark.django_db
 def test_a_mined_send_dropped_by_a_reorg_is_sent_again_and_final_only_when_deep(
-    chain, price, settings
+    chain, price, settings, node_guard
 ):
     settings.CHAIN_SENDER_CONFIRMATIONS = 3
     mined = _buy(price, "settle-batch-5", account=settlement_account(), timeout=15)

@@ -607,45 +607,40 @@ def replace_if_stuck(
         )
         return outgoing
     fees = replacement_fees(old, going)
-    with transaction.atomic():
-        # Locked, and checked unchanged: another process may have recorded a receipt or
-        # replaced it meanwhile; then it is left to that one.
-        row = (
-            OutgoingTransaction.objects.select_for_update()
-            .filter(pk=outgoing.pk, status__in=UNFINISHED, tx_hash=outgoing.tx_hash)
-            .first()
+    # Built from the row's fields that never change: only the fees (and so the hash) do.
+    signed = account.sign_transaction(
+        _unsigned(
+            chain_id=outgoing.chain_id, nonce=outgoing.nonce, to=outgoing.to,
+            data=outgoing.data, value=outgoing.value, gas=outgoing.gas, fees=fees,
         )
-        if row is None:
+    )  # fmt: skip
+    replaced = outgoing.tx_hash
+    version = {
+        "tx_hash": Web3.to_hex(signed.hash),
+        "raw_transaction": Web3.to_hex(signed.raw_transaction),
+        "max_fee_per_gas": fees.max_fee_per_gas,
+        "max_priority_fee_per_gas": fees.max_priority_fee_per_gas,
+    }
+    with transaction.atomic():
+        # Only if unchanged: another process may have recorded a receipt or replaced it
+        # meanwhile (one conditional UPDATE, so on every database); then it is left as is.
+        if not OutgoingTransaction.objects.filter(
+            pk=outgoing.pk, status__in=UNFINISHED, tx_hash=replaced
+        ).update(**version):
             outgoing.refresh_from_db()
             return outgoing
-        # Built from the row's saved fields alone: only the fees (and so the hash) change.
-        signed = account.sign_transaction(
-            _unsigned(
-                chain_id=row.chain_id, nonce=row.nonce, to=row.to, data=row.data,
-                value=row.value, gas=row.gas, fees=fees,
-            )
-        )  # fmt: skip
-        replaced = row.tx_hash
-        row.tx_hash = Web3.to_hex(signed.hash)
-        row.raw_transaction = Web3.to_hex(signed.raw_transaction)
-        row.max_fee_per_gas = fees.max_fee_per_gas
-        row.max_priority_fee_per_gas = fees.max_priority_fee_per_gas
-        row.save(
-            update_fields=[
-                "tx_hash", "raw_transaction", "max_fee_per_gas", "max_priority_fee_per_gas"
-            ]
-        )  # fmt: skip
-        _record_attempt(row)
+        outgoing.refresh_from_db()
+        _record_attempt(outgoing)
     logger.info(
         "outbox: %s (nonce %s of %s) replaced by %s at %s/%s wei",
         replaced,
-        row.nonce,
-        row.sender,
-        row.tx_hash,
+        outgoing.nonce,
+        outgoing.sender,
+        outgoing.tx_hash,
         fees.max_fee_per_gas,
         fees.max_priority_fee_per_gas,
     )
-    return row
+    return outgoing
 
 
 def resend_unfinished(
