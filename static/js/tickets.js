@@ -173,10 +173,16 @@
     return txHash;
   }
 
+  // The wallet's figures change at once; the deposit and what it holds back are the
+  // platform's index of the escrow, which follows within seconds: refresh a few times.
+  var REFRESH_AFTER_MS = [0, 1500, 4000, 9000];
+
   async function confirmed(scope, root, what) {
     say(scope, what + " confirmed.", "success");
     await requestIndexing(root);
-    refresh(root);
+    REFRESH_AFTER_MS.forEach(function (ms) {
+      window.setTimeout(function () { refresh(root); }, ms);
+    });
   }
 
   function formData(form, extra) {

@@ -15,6 +15,7 @@ URLs only.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -112,6 +113,17 @@ class PendingWithdrawal:
     available_at: datetime
     seconds_left: int  # by the chain's clock; 0 when it can be completed now
 
+    @property
+    def time_left(self) -> str:
+        """As the page's countdown writes it: "59 min 58 s", "1 h 00 min 00 s"."""
+        hours, rest = divmod(self.seconds_left, 3600)
+        minutes, seconds = divmod(rest, 60)
+        if hours:
+            return f"{hours} h {minutes:02d} min {seconds:02d} s"
+        if minutes:
+            return f"{minutes} min {seconds:02d} s"
+        return f"{seconds} s"
+
 
 @dataclass(frozen=True)
 class TicketBalances:
@@ -133,7 +145,8 @@ class TicketBalances:
 
     @property
     def eth(self) -> str:
-        return format_eth(self.eth_wei)
+        """The wallet's ETH, rounded down to 6 decimals (enough to read, never overstated)."""
+        return format_eth(self.eth_wei - self.eth_wei % 10**12)
 
 
 @dataclass(frozen=True)
@@ -191,13 +204,16 @@ def _read(call: Any, **tx: Any) -> Any:
 
 
 def chain_time(contract: Contract) -> int:
-    """The latest block's timestamp: the clock the contracts compare with."""
+    """The time the next block will carry, as well as it can be told: the latest block's
+    timestamp, or the wall clock when that is later (no block was mined for a while; the
+    next one is stamped at least now). The contracts compare with the block's time."""
     try:
-        return int(contract.w3.eth.get_block("latest")["timestamp"])
+        latest = int(contract.w3.eth.get_block("latest")["timestamp"])
     except ChainUnavailable:
         raise
     except Exception as exc:
         raise ChainUnavailable(reason=f"block read failed: {type(exc).__name__}") from exc
+    return max(latest, int(time.time()))
 
 
 def ticket_price() -> int:
@@ -222,7 +238,7 @@ def balances(address: str) -> TicketBalances:
     ticket = _optional("PromptTicket")
     escrow = _optional("TicketEscrow")
     clock = escrow or ticket
-    now = chain_time(clock) if clock is not None else int(datetime.now(tz=UTC).timestamp())
+    now = chain_time(clock) if clock is not None else int(time.time())
     try:
         eth_wei = int(clock.w3.eth.get_balance(holder)) if clock is not None else 0
     except ChainUnavailable:
@@ -469,12 +485,12 @@ def complete_withdrawal_call(address: str) -> WalletCall:
         raise TicketTransactionRefused("You have no withdrawal to complete: request one first.")
     if pending.seconds_left > 0:
         raise TicketTransactionRefused(
-            f"Your withdrawal of {pending.amount} tickets can be completed in "
+            f"Your withdrawal of {_plural(pending.amount)} can be completed in "
             f"{_duration(pending.seconds_left)}, from "
             f"{pending.available_at:%Y-%m-%d %H:%M:%S} UTC (chain time)."
         )
     return _call(
-        escrow, "completeWithdrawal", [], f"Complete the withdrawal of {pending.amount} tickets",
+        escrow, "completeWithdrawal", [], f"Complete the withdrawal of {_plural(pending.amount)}",
         sender=holder,
     )  # fmt: skip
 
