@@ -397,8 +397,11 @@ def drive(
     timeout: float = 120,
     w3: Web3 | None = None,
 ) -> OutgoingTransaction:
-    """Take an outbox row as far as it can go: broadcast if pending, then await its receipt."""
+    """Take an outbox row as far as it can go: broadcast if pending, then await its receipt.
+    `outgoing` may be a stale copy: the row as saved now (maybe replaced, or recorded by
+    another process) is what is driven."""
     w3 = w3 or get_web3()
+    outgoing.refresh_from_db()
     if outgoing.status == OutgoingTransaction.Status.PENDING:
         outgoing = broadcast(outgoing, w3=w3)
     if wait and outgoing.status == OutgoingTransaction.Status.SENT:
@@ -418,7 +421,8 @@ def _is_duplicate(message: str) -> bool:
 def broadcast(outgoing: OutgoingTransaction, *, w3: Web3 | None = None) -> OutgoingTransaction:
     """Send the saved raw transaction; re-sending one a node already has is a success.
 
-    Raises BroadcastFailed when no node took it: it stays PENDING, in flight."""
+    Raises BroadcastFailed when no node took it: it stays PENDING (or SENT, for a re-send
+    or a replacement of one a node took before), in flight."""
     w3 = w3 or get_web3()
     try:
         accepted = _send_raw(w3, outgoing)
