@@ -178,7 +178,9 @@ def _confirm_relayed_ballot(event: DecodedEvent) -> None:
         idempotency_key=outgoing.idempotency_key, status=RelayedBallot.Status.PENDING
     ).update(
         status=RelayedBallot.Status.MINED,
-        outgoing_tx_hash=outgoing.tx_hash,
+        # The event's hash: the version that mined, even when the sender replaced it at a
+        # higher fee and has not recorded which version won yet.
+        outgoing_tx_hash=event.tx_hash,
         settled_at=timezone.now(),
     )
 
