@@ -70,7 +70,7 @@
       var y = PAD.top + plotH * (1 - f);
       svg.appendChild(node("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y, y2: y, stroke: "#e4e7ec" }));
       svg.appendChild(node("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#667085" },
-        String(Math.round(top * f))));
+        String(Number.isInteger(top * f) ? top * f : (top * f).toFixed(1))));
     });
     days.forEach(function (day, i) {
       var x = PAD.left + i * slot + (slot - barW) / 2;

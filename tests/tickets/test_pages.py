@@ -418,3 +418,50 @@ def test_allowance_is_signed_relayed_and_followed(suite, client):
 
     past = post(client, "allowance-typed-data", {"max_tickets": 5, "valid_until": "2001-01-01"})
     refused(past, 400, "Pick today or a later day")
+
+
+# --- no input reaches a traceback -----------------------------------------------------------------
+
+ODD_VALUES = [
+    "",
+    "x",
+    "-1",
+    "0",
+    "1e400",
+    "NaN",
+    "Infinity",
+    "9" * 80,
+    "0x" + "zz" * 65,
+    "1.5.5",
+    "0.0000000000000000001",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("buy-call", "eth"),
+        ("deposit-permit", "amount"),
+        ("approve-call", "amount"),
+        ("deposit-call", "amount"),
+        ("deposit-call", "signature"),
+        ("deposit-call", "deadline"),
+        ("request-call", "amount"),
+        ("explain", "data"),
+        ("explain", "to"),
+        ("allowance-typed-data", "max_tickets"),
+        ("allowance-typed-data", "valid_until"),
+        ("allowance-submit", "signature"),
+        ("allowance-submit", "valid_until"),
+    ],
+)
+def test_odd_input_is_refused_in_words_never_a_500(suite, client, name, field):
+    for value in ODD_VALUES:
+        data = {"amount": "1", "eth": "0.001", "deadline": "1", "max_tickets": "5",
+                "valid_until": "2999-01-01", "to": "0x" + "12" * 20, "data": "0x",
+                "signature": "0x" + "11" * 65, field: value}  # fmt: skip
+        response = post(client, name, data)
+        assert 400 <= response.status_code < 500, (name, field, value, response.content)
+        assert response.json()["detail"], (name, field, value)
+    quote = client.get(reverse("tickets:quote"), {"eth": "1e400"})
+    assert quote.status_code == 400

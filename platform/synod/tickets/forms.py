@@ -10,6 +10,8 @@ from django import forms
 from django.utils import timezone
 
 MAX_TICKETS = 10**30
+# TicketEscrow packs a spending allowance into 80 bits.
+MAX_ALLOWANCE_TICKETS = 2**80 - 1
 
 
 class BuyForm(forms.Form):
@@ -62,8 +64,11 @@ class AllowanceForm(forms.Form):
     max_tickets = forms.IntegerField(
         label="Maximum tickets",
         min_value=1,
-        max_value=MAX_TICKETS,
-        error_messages={"min_value": "Allow at least one ticket."},
+        max_value=MAX_ALLOWANCE_TICKETS,
+        error_messages={
+            "min_value": "Allow at least one ticket.",
+            "max_value": "That allowance is larger than the escrow holds.",
+        },
     )
     valid_until = forms.DateField(
         label="Valid until",
@@ -84,7 +89,7 @@ class AllowanceForm(forms.Form):
 
 
 class AllowanceSignatureForm(forms.Form):
-    max_tickets = forms.IntegerField(min_value=1, max_value=MAX_TICKETS)
+    max_tickets = forms.IntegerField(min_value=1, max_value=MAX_ALLOWANCE_TICKETS)
     valid_until = forms.IntegerField(min_value=1, max_value=2**64 - 1)
     signature = forms.RegexField(
         regex=r"^0x[0-9a-fA-F]{130}$",
