@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -125,11 +126,13 @@ def test_page_shows_price_balances_and_the_actions(suite, client):
     assert 'aria-current="page">Tickets<' in page
 
 
-def test_page_says_when_the_chain_is_away(client, settings, tmp_path, chain_settings):
+def test_page_says_when_the_chain_is_away(client, settings, deployed):
     settings.CHAIN_RPC_URL = "http://127.0.0.1:9"
     response = client.get(reverse("tickets:page"))
     assert response.status_code == 200
     assert "The chain does not answer right now" in text(response)
+    refused(post(client, "buy-call", {"eth": "0.01"}), 503, "the chain does not answer")
+    assert "The chain does not answer" in text(client.get(reverse("providers:page")))
 
 
 # --- quote and buy ----------------------------------------------------------------------------
@@ -354,6 +357,18 @@ def test_usage_page_lists_calls_chart_and_batches(client, charged_call):
     assert reverse("tickets:batch-proofs", args=[1]) in page
     assert "data-usage-chart=" in page and "&quot;tickets&quot;: 3" in page
     assert 'aria-current="page">Usage<' in page
+
+
+def test_usage_pages_back_in_time(client, charged_call):
+    assert str(charged_call.call_id) not in text(
+        client.get(reverse("tickets:usage"), {"before": charged_call.created_at.isoformat()})
+    )
+    after = (charged_call.created_at + timedelta(seconds=1)).isoformat()
+    assert str(charged_call.call_id) in text(
+        client.get(reverse("tickets:usage"), {"before": after})
+    )
+    for odd in ("x", "2020-13-45T00:00:00", "2020-01-01"):
+        assert client.get(reverse("tickets:usage"), {"before": odd}).status_code == 200
 
 
 def test_csv_export_holds_only_the_owners_calls(client, charged_call):

@@ -12,12 +12,15 @@ import csv
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -43,6 +46,7 @@ logger = logging.getLogger(__name__)
 # owner follows them.
 SESSION_ALLOWANCE_KEYS = "tickets:allowance-keys"
 JS_SAFE_INT = 2**53 - 1
+USAGE_PAGE_ROWS = 100
 MAX_SESSION_KEYS = 20
 
 
@@ -114,8 +118,10 @@ def quote_partial(request: HttpRequest) -> HttpResponse:
         try:
             paid = wallet.eth_to_wei(form.cleaned_data["eth"])
             context["quote"] = wallet.quote(paid)
-        except wallet.TicketTransactionRefused as exc:
+        except wallet.TicketAmountInvalid as exc:
             context["problem"], status = exc.detail, exc.status_code
+        except wallet.TicketTransactionRefused as exc:  # no contract: said in the quote's place
+            context["problem"] = exc.detail
         except ConnectionError:
             context["problem"] = "No quote: the chain does not answer right now."
     return render(request, "tickets/_quote.html", context, status=status)
@@ -309,7 +315,13 @@ def allowance_figures(request: HttpRequest) -> HttpResponse:
 @login_required
 def usage_page(request: HttpRequest) -> HttpResponse:
     address = request.user.address
-    rows = selectors.usage_for(address, limit=100)
+    try:
+        before = parse_datetime(request.GET.get("before", "") or "")
+    except ValueError:  # well formed, not a real time: the latest page
+        before = None
+    if before is not None and timezone.is_naive(before):
+        before = timezone.make_aware(before, UTC)
+    rows = selectors.usage_for(address, limit=USAGE_PAGE_ROWS, before=before)
     daily = selectors.daily_usage(address, days=30)
     chart = [
         {"date": day.isoformat(), "model": model, "tickets": tickets}
@@ -321,6 +333,8 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "chart_json": json.dumps(chart),
         "daily": daily,
         "batches": selectors.batches_for(address),
+        "older": rows[-1].created_at.isoformat() if len(rows) == USAGE_PAGE_ROWS else "",
+        "paged": before is not None,
         "nav_section": "usage",
     }
     return render(request, "tickets/usage.html", context)
