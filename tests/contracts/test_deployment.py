@@ -36,7 +36,12 @@ def test_every_planned_contract_is_deployed_and_owned_by_governance(suite, deplo
     assert suite["PromptTicket"].functions.owner().call() == compute
     assert suite["TicketEscrow"].functions.owner().call() == compute
     assert suite["ProviderRegistry"].functions.owner().call() == compute
-    assert suite["TicketEscrow"].functions.operator().call() == suite.operator
+    # The escrow settles from the settlement lane's key, not the operator key.
+    assert suite["TicketEscrow"].functions.operator().call() == suite.settler != suite.operator
+    assert (
+        suite["TicketEscrow"].functions.providerRegistry().call()
+        == suite["ProviderRegistry"].address
+    )
     assert treasury_address(deployed) == compute
     registry = suite["ModelRegistry"].functions
     assert registry.hasRole(
@@ -65,6 +70,15 @@ def test_a_changed_parameter_redeploys_what_depends_on_it(chain, fresh_record):
     assert second["TicketEscrow"].address != first["TicketEscrow"].address
     unchanged = set(first) - {"TicketEscrow"}
     assert all(second[name] == first[name] for name in unchanged)
+
+    # The escrow asks the provider registry who is active: a new registry, a new escrow.
+    fresh_record.PROVIDER_MIN_STAKE_TICKETS = 50
+    renewed = deploy(chain)
+    assert renewed["ProviderRegistry"].address != second["ProviderRegistry"].address
+    assert renewed["TicketEscrow"].address != second["TicketEscrow"].address
+    unchanged = set(second) - {"ProviderRegistry", "TicketEscrow"}
+    assert all(renewed[name] == second[name] for name in unchanged)
+    second = renewed
 
     # A new compute badge means a new council, which needs a new timelock (the deployer
     # left the old one), hence everything that timelock governs.

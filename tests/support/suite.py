@@ -13,12 +13,15 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from synod.chain.client import settlement_account
 from synod.chain.compiler import load_artifact
 from synod.chain.deployment import DeployedContract, council_names
 from synod.chain.devnode import ANVIL_DEV_KEYS, DevNode
 from synod.chain.errors import as_contract_revert
+from synod.chain.management.commands.gas_report import sign_spending_allowance
 
-# anvil's published dev keys, by account index: 0 operator, 1-3 genesis badge holders.
+# anvil's published dev keys, by account index: 0 operator, 1-3 genesis badge holders,
+# 9 the settlement key (TicketEscrow's operator).
 DEV_KEYS = ANVIL_DEV_KEYS
 
 FOR, AGAINST, ABSTAIN = 1, 0, 2
@@ -65,6 +68,11 @@ class Suite:
     @property
     def operator(self) -> str:
         return self.accounts[0]
+
+    @property
+    def settler(self) -> str:
+        """TicketEscrow's operator: the settlement lane's key."""
+        return settlement_account().address
 
     @property
     def holders(self) -> list[str]:
@@ -128,6 +136,39 @@ class Suite:
 
     def approve(self, owner: str, spender: str, amount: int) -> None:
         self.send(self["PromptTicket"].functions.approve(spender, amount), owner)
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    # --- escrow and providers -----------------------------------------------------------
+
+    def deposit(self, user: str, tickets: int) -> None:
+        """Buy `tickets` and deposit them in TicketEscrow."""
+        escrow = self["TicketEscrow"]
+        self.buy_tickets(user, tickets)
+        self.approve(user, escrow.address, tickets)
+        self.send(escrow.functions.deposit(tickets), user)
+
+    def allow_spending(self, user: str, max_tickets: int, seconds: int = 86_400) -> dict:
+        """The user's own `approveSpending` for `seconds` from now."""
+        call = self["TicketEscrow"].functions.approveSpending(max_tickets, self.now() + seconds)
+        return self.send(call, user)
+
+    def allowance_signature(
+        self, key: str, max_tickets: int, valid_until: int, nonce: int | None = None
+    ) -> bytes:
+        """A wallet's EIP-712 SpendingAllowance signature (nonce: the current one)."""
+        return sign_spending_allowance(
+            self["TicketEscrow"], key, max_tickets=max_tickets, valid_until=valid_until, nonce=nonce
+        )
+
+    def register_provider(self, provider: str, models: Sequence[bytes]) -> None:
+        """Stake the minimum and register (the models must be approved): an active provider."""
+        registry = self["ProviderRegistry"]
+        stake = registry.functions.minStake().call()
+        self.buy_tickets(provider, stake)
+        self.approve(provider, registry.address, stake)
+        self.send(registry.functions.register(stake, "https://p.example", list(models)), provider)
 
     # --- governance ---------------------------------------------------------------------
 

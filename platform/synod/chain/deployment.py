@@ -9,8 +9,8 @@ council in once and then renounces its admin role, so a new council needs a new 
 (and with it a new badge and everything the timelock governs).
 
 After deployment the deployer holds nothing: each council's timelock owns what that council
-governs, the escrow's operator is the platform operator key, and the timelocks answer only
-to their councils.
+governs, the escrow's operator is the settlement lane's key (SETTLEMENT_PRIVATE_KEY), and the
+timelocks answer only to their councils.
 """
 
 from __future__ import annotations
@@ -91,12 +91,13 @@ def treasury_address(deployed: Deployed) -> str:
     return deployed["ComputeTimelock"].address
 
 
-def _operator_address(account: LocalAccount) -> str:
-    # The escrow's settlements are sent by the platform operator key.
-    from synod.chain.client import operator_account
+def _settlement_address(account: LocalAccount) -> str:
+    # The escrow's settlements are sent by the settlement lane's key; without one (a bare
+    # development setup), by the deploying account.
+    from synod.chain.client import settlement_account
 
     try:
-        return operator_account().address
+        return settlement_account().address
     except RuntimeError:
         return account.address
 
@@ -143,18 +144,6 @@ DEPLOY_PLAN: list[ContractSpec] = [
         depends_on=("DataTimelock", "ModelTimelock"),
     ),
     ContractSpec(
-        "TicketEscrow",
-        lambda d, account: [
-            d["PromptTicket"].address,
-            d["ComputeTimelock"].address,
-            _operator_address(account),
-            treasury_address(d),
-            settings.ESCROW_FEE_BPS,
-            settings.ESCROW_WITHDRAWAL_DELAY_S,
-        ],
-        depends_on=("PromptTicket", "ComputeTimelock"),
-    ),
-    ContractSpec(
         "ProviderRegistry",
         lambda d, _account: [
             d["PromptTicket"].address,
@@ -166,6 +155,19 @@ DEPLOY_PLAN: list[ContractSpec] = [
             settings.PROVIDER_REPORTER_SHARE_BPS,
         ],
         depends_on=("PromptTicket", "ModelRegistry", "ComputeTimelock"),
+    ),
+    ContractSpec(
+        "TicketEscrow",
+        lambda d, account: [
+            d["PromptTicket"].address,
+            d["ProviderRegistry"].address,
+            d["ComputeTimelock"].address,
+            _settlement_address(account),
+            treasury_address(d),
+            settings.ESCROW_FEE_BPS,
+            settings.ESCROW_WITHDRAWAL_DELAY_S,
+        ],
+        depends_on=("PromptTicket", "ProviderRegistry", "ComputeTimelock"),
     ),
 ]
 

@@ -107,7 +107,7 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("escrow_fee_bps", "Escrow protocol fee", "compute", "TicketEscrow", "setFeeBps",
                   "feeBps", 0, 1_000, "basis points"),
         Parameter("escrow_withdrawal_delay", "Escrow withdrawal delay", "compute", "TicketEscrow",
-                  "setWithdrawalDelay", "withdrawalDelay", 60, 30 * 86_400, "seconds"),
+                  "setWithdrawalDelay", "withdrawalDelay", 3_600, 30 * 86_400, "seconds"),
         Parameter("provider_min_stake", "Provider minimum stake", "compute", "ProviderRegistry",
                   "setMinStake", "minStake", 1, 10**12, "tickets"),
         Parameter("voting_period", "Council voting period", None, "{council}Council",

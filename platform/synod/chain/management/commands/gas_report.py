@@ -20,11 +20,21 @@ from synod.chain.client import signing_web3
 from synod.chain.compiler import CompilationError, compile_contracts, load_artifact
 from synod.chain.deployment import deploy_contracts
 from synod.chain.devnode import DevNode, start_devnode
+from synod.chain.typed_data import typed_data as build_typed_data
 
 # anvil's dev accounts come from this published mnemonic; the keys exist only on dev chains.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 SETTLE_SIZES = (1, 10, 100, 1_000)
 PROVIDERS_PER_BATCH = 10
+# anvil dev accounts: 0 deploys, 1-3 genesis holders, 9 the settlement key (escrow operator).
+SETTLEMENT_INDEX = 9
+# TicketEscrow's EIP-712 SpendingAllowance, field for field (the order is in the type hash).
+SPENDING_ALLOWANCE = [
+    {"name": "user", "type": "address"},
+    {"name": "maxTickets", "type": "uint256"},
+    {"name": "validUntil", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+]
 SETUP_GAS = 300_000
 START_MARKER = "<!-- gas-report:start -->"
 END_MARKER = "<!-- gas-report:end -->"
@@ -35,6 +45,28 @@ Account.enable_unaudited_hdwallet_features()
 def dev_key(index: int) -> str:
     account = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
     return account.key.to_0x_hex()
+
+
+def spending_allowance_message(
+    escrow, *, user: str, max_tickets: int, valid_until: int, nonce: int
+) -> dict:
+    """The EIP-712 SpendingAllowance a user signs for `escrow.setSpendingAllowance`, in the
+    escrow's own domain (read from the contract), as eth_account's `full_message` takes it."""
+    message = {"user": user, "maxTickets": max_tickets, "validUntil": valid_until, "nonce": nonce}
+    return build_typed_data(escrow, "SpendingAllowance", SPENDING_ALLOWANCE, message)
+
+
+def sign_spending_allowance(
+    escrow, key: str, *, max_tickets: int, valid_until: int, nonce: int | None = None
+) -> bytes:
+    """`key`'s signature of a SpendingAllowance (nonce: the user's current one)."""
+    signer = Account.from_key(key)
+    if nonce is None:
+        nonce = escrow.functions.nonces(signer.address).call()
+    message = spending_allowance_message(
+        escrow, user=signer.address, max_tickets=max_tickets, valid_until=valid_until, nonce=nonce
+    )
+    return Account.sign_message(encode_typed_data(full_message=message), signer.key).signature
 
 
 @dataclass
@@ -117,7 +149,9 @@ class Bench:
             if tx_hashes:
                 time.sleep(0.05)
 
-    def deposit_many(self, users: list[str], tickets: int) -> None:
+    def deposit_many(self, users: list[str], tickets: int, *, allowance: int = 0) -> None:
+        """Fund, deposit for, and (when `allowance`) approve spending for many users at once
+        (the users' own approveSpending, valid for a day)."""
         ticket, escrow = self.contract("PromptTicket"), self.contract("TicketEscrow")
         price = ticket.functions.ticketPrice().call()
         self.w3.provider.make_batch_request(
@@ -126,6 +160,32 @@ class Bench:
         self.send_many([(u, ticket.functions.buy(), price * tickets) for u in users])
         self.send_many([(u, ticket.functions.approve(escrow.address, tickets), 0) for u in users])
         self.send_many([(u, escrow.functions.deposit(tickets), 0) for u in users])
+        if allowance:
+            until = self.w3.eth.get_block("latest")["timestamp"] + 86_400
+            call = escrow.functions.approveSpending(allowance, until)
+            self.send_many([(u, call, 0) for u in users])
+
+    def register_many(self, providers: list[str], model: bytes) -> None:
+        """Stake the minimum and register many providers at once: all active."""
+        ticket, registry = self.contract("PromptTicket"), self.contract("ProviderRegistry")
+        stake = registry.functions.minStake().call()
+        price = ticket.functions.ticketPrice().call()
+        self.w3.provider.make_batch_request(
+            [("anvil_setBalance", [p, hex(10**21)]) for p in providers]
+        )
+        self.send_many([(p, ticket.functions.buy(), price * stake) for p in providers])
+        approve = ticket.functions.approve(registry.address, stake)
+        self.send_many([(p, approve, 0) for p in providers])
+        register = registry.functions.register(stake, "https://p", [model])
+        self.send_many([(p, register, 0) for p in providers])
+
+    def register(self, provider: str, model: bytes) -> int:
+        ticket, registry = self.contract("PromptTicket"), self.contract("ProviderRegistry")
+        stake = registry.functions.minStake().call()
+        price = ticket.functions.ticketPrice().call()
+        self.send(ticket.functions.buy(), provider, value=price * stake)
+        self.send(ticket.functions.approve(registry.address, stake), provider)
+        return self.send(registry.functions.register(stake, "https://p", [model]), provider)
 
     def deposit(self, user: str, tickets: int) -> int:
         ticket, escrow = self.contract("PromptTicket"), self.contract("TicketEscrow")
@@ -158,6 +218,7 @@ class Command(BaseCommand):
                     CHAIN_RPC_URL=node.url,
                     DEPLOYMENTS_DIR=Path(records),
                     OPERATOR_PRIVATE_KEY=dev_key(0),
+                    SETTLEMENT_PRIVATE_KEY=dev_key(SETTLEMENT_INDEX),
                 ),
             ):
                 operator = Account.from_key(dev_key(0))
@@ -177,22 +238,58 @@ class Command(BaseCommand):
 def measure(bench: Bench, log) -> GasReport:
     report = GasReport()
     accounts = bench.w3.eth.accounts
-    operator, holders, relayer = accounts[0], accounts[1:4], accounts[9]
+    holders, relayer, settler = accounts[1:4], accounts[9], accounts[SETTLEMENT_INDEX]
     measure_governance(bench, report, holders, relayer)
     log("governance measured")
 
-    user, provider = accounts[5], accounts[7]
+    model = approve_model(bench, report)
+    provider = accounts[7]
+    report.add("ProviderRegistry.register", bench.register(provider, model), "one model")
+    user_key = dev_key(5)
+    user = Account.from_key(user_key).address
     report.add("TicketEscrow.deposit (first)", bench.deposit(user, 50), "approve not included")
     report.add("TicketEscrow.deposit (top-up)", bench.deposit(user, 50), "")
-    measure_settlements(bench, report, operator)
+    measure_allowances(bench, report, user_key, relayer)
+    measure_settlements(bench, report, settler, model)
     log("settlements measured")
     escrow = bench.contract("TicketEscrow")
-    batch = Web3.keccak(text="claim-batch")
-    bench.send(escrow.functions.settle(batch, [(user, 40)], [(provider, 39)], 1), operator)
+    bench.send(
+        escrow.functions.settle(
+            escrow.functions.nextBatch().call(),
+            Web3.keccak(text="claim-batch"),
+            [(user, 40)],
+            [(provider, 39)],
+            1,
+        ),
+        settler,
+    )
     report.add("TicketEscrow.claim", bench.send(escrow.functions.claim(), provider), "")
 
-    measure_slashing(bench, report, relayer)
+    measure_slashing(bench, report, provider, model, relayer)
     return report
+
+
+def measure_allowances(bench: Bench, report: GasReport, user_key: str, relayer: str) -> None:
+    escrow = bench.contract("TicketEscrow")
+    user = Account.from_key(user_key).address
+    valid_until = bench.w3.eth.get_block("latest")["timestamp"] + 30 * 86_400
+    for note in ("first: the nonce goes 0 → 1", "replaces the previous one"):
+        signature = sign_spending_allowance(
+            escrow, user_key, max_tickets=1_000, valid_until=valid_until
+        )
+        report.add(
+            "TicketEscrow.setSpendingAllowance",
+            bench.send(
+                escrow.functions.setSpendingAllowance(user, 1_000, valid_until, signature),
+                relayer,
+            ),
+            f"relayed, EOA signature (ECDSA); {note}",
+        )
+    report.add(
+        "TicketEscrow.approveSpending",
+        bench.send(escrow.functions.approveSpending(1_000, valid_until), user),
+        "from the user's wallet; uses the nonce too",
+    )
 
 
 def measure_governance(bench: Bench, report: GasReport, holders, relayer: str) -> None:
@@ -257,9 +354,14 @@ def measure_governance(bench: Bench, report: GasReport, holders, relayer: str) -
     )
 
 
-def measure_settlements(bench: Bench, report: GasReport, operator: str) -> None:
+def measure_settlements(bench: Bench, report: GasReport, settler: str, model: bytes) -> None:
     escrow = bench.contract("TicketEscrow")
     fee_bps = escrow.functions.feeBps().call()
+    providers = [
+        Web3.to_checksum_address(Web3.keccak(text=f"gas-provider-{i}")[-20:])
+        for i in range(PROVIDERS_PER_BATCH)
+    ]
+    bench.register_many(providers, model)
     users_made = 0
     for size in SETTLE_SIZES:
         users = [
@@ -267,35 +369,33 @@ def measure_settlements(bench: Bench, report: GasReport, operator: str) -> None:
             for i in range(size)
         ]
         users_made += size
-        # Each user keeps part of the deposit, as in steady use: a debit that empties a
-        # deposit earns a storage refund and would flatter the numbers.
-        bench.deposit_many(users, 20)
+        # Each user keeps part of the deposit and of the allowance, as in steady use: a
+        # debit that empties the slot earns a storage refund and would flatter the numbers.
+        bench.deposit_many(users, 20, allowance=15)
         debits = [(user, 10) for user in users]
         total = 10 * size
         fee = total * fee_bps // 10_000
-        providers = [
-            Web3.to_checksum_address(Web3.keccak(text=f"gas-provider-{i}")[-20:])
-            for i in range(min(size, PROVIDERS_PER_BATCH))
-        ]
-        share, rest = divmod(total - fee, len(providers))
-        credits = [(p, share + (rest if i == 0 else 0)) for i, p in enumerate(providers)]
+        credited = providers[: min(size, PROVIDERS_PER_BATCH)]
+        share, rest = divmod(total - fee, len(credited))
+        credits = [(p, share + (rest if i == 0 else 0)) for i, p in enumerate(credited)]
+        batch = escrow.functions.nextBatch().call()
         gas = bench.send(
-            escrow.functions.settle(Web3.keccak(text=f"batch-{size}"), debits, credits, fee),
-            operator,
+            escrow.functions.settle(
+                batch, Web3.keccak(text=f"receipts-{batch}"), debits, credits, fee
+            ),
+            settler,
         )
         report.add(
             f"TicketEscrow.settle, {size:,} line{'s' if size > 1 else ''}",
             gas,
-            f"{gas // size:,} per line; {len(providers)} providers credited",
+            f"{gas // size:,} per line; {len(credited)} providers credited",
         )
 
 
-def measure_slashing(bench: Bench, report: GasReport, reporter: str) -> None:
-    registry, providers = bench.contract("ModelRegistry"), bench.contract("ProviderRegistry")
-    ticket = bench.contract("PromptTicket")
+def approve_model(bench: Bench, report: GasReport) -> bytes:
+    registry = bench.contract("ModelRegistry")
     data_timelock = bench.deployed["DataTimelock"].address
     model_timelock = bench.deployed["ModelTimelock"].address
-    compute_timelock = bench.deployed["ComputeTimelock"].address
     dataset, model = Web3.keccak(text="gas-dataset"), Web3.keccak(text="gas-model")
     bench.send(registry.functions.approveDataset(dataset, "s3://d", "MIT"), data_timelock)
     report.add(
@@ -308,23 +408,21 @@ def measure_slashing(bench: Bench, report: GasReport, reporter: str) -> None:
         ),
         "from the model timelock",
     )
-    stake = providers.functions.minStake().call()
-    price = ticket.functions.ticketPrice().call()
+    return model
 
-    def register(provider: str) -> int:
-        bench.send(ticket.functions.buy(), provider, value=price * stake)
-        bench.send(ticket.functions.approve(providers.address, stake), provider)
-        return bench.send(providers.functions.register(stake, "https://p", [model]), provider)
 
-    accounts = bench.w3.eth.accounts
-    report.add("ProviderRegistry.register", register(accounts[7]), "one model")
+def measure_slashing(
+    bench: Bench, report: GasReport, provider: str, model: bytes, reporter: str
+) -> None:
+    providers = bench.contract("ProviderRegistry")
+    compute_timelock = bench.deployed["ComputeTimelock"].address
     report.add(
         "ProviderRegistry.slash (council)",
-        bench.send(providers.functions.slash(accounts[7], 10, "late"), compute_timelock),
+        bench.send(providers.functions.slash(provider, 10, "late"), compute_timelock),
         "from the compute timelock",
     )
     cheat = Account.from_key(dev_key(8))
-    register(cheat.address)
+    bench.register(cheat.address, model)
     receipt = (
         cheat.address,
         Web3.keccak(text="rogue"),
