@@ -60,18 +60,12 @@ def test_dashboard_says_chain_unreachable_instead_of_failing(client_for_user, de
     assert response.context["figures"].tickets is None
 
 
-@pytest.mark.parametrize(
-    ("name", "says"),
-    [
-        ("accounts:tickets", "Buying prompt tickets"),
-        ("accounts:provider", "For compute providers"),
-    ],
-)
-def test_section_pages_say_what_they_will_hold(name, says):
+@pytest.mark.parametrize("name", ["tickets:page", "tickets:usage", "providers:page"])
+def test_the_money_pages_are_the_signed_in_users_own(name):
     response = Client().get(reverse(name))
-    assert response.status_code == 200
-    assert says in text(response)
-    assert 'aria-current="page"' in text(response)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:sign-in"))
+    assert f"next={reverse(name)}" in response["Location"].replace("%2F", "/")
 
 
 def test_navigation_reaches_every_section(client_for_user, dead_chain):
@@ -80,15 +74,16 @@ def test_navigation_reaches_every_section(client_for_user, dead_chain):
         "accounts:dashboard",
         "governance:list",
         "registry:model-list",
-        "accounts:tickets",
+        "tickets:page",
+        "tickets:usage",
         "accounts:api-keys",
-        "accounts:provider",
+        "providers:page",
     ):
         assert f'href="{reverse(name)}"' in page, name
 
 
 def test_anonymous_header_offers_the_wallet_sign_in():
-    page = text(Client().get(reverse("accounts:tickets")))
+    page = text(Client().get(reverse("governance:list")))
     assert "data-siwe-connect" in page
     assert 'data-chain-id="31337"' in page
     assert f'href="{reverse("accounts:sign-in")}"' in page  # the no-JavaScript path

@@ -54,7 +54,7 @@ def test_wallet_sign_in_api_key_round_trip_and_sign_out(
     wallet = ScriptedWallet(account, chain_id=1)  # starts on the wrong chain
     wallet.install(page)
 
-    page.goto(f"{live_server.url}/tickets/")
+    page.goto(f"{live_server.url}/governance/")
     page.get_by_role("link", name="Connect wallet").click()
     page.wait_for_url(f"{live_server.url}/dashboard/")
 

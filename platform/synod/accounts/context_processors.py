@@ -7,6 +7,7 @@ NAV_SECTIONS = [
     ("/governance/", "governance"),
     ("/registry/", "models"),
     ("/tickets/", "tickets"),
+    ("/usage/", "usage"),
     ("/account/api-keys/", "api"),
     ("/provider/", "provider"),
 ]

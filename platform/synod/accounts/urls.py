@@ -1,5 +1,4 @@
 from django.urls import path
-from django.views.generic import RedirectView
 
 from synod.accounts import views
 
@@ -14,9 +13,4 @@ urlpatterns = [
     path("account/api-keys/", views.api_keys, name="api-keys"),
     path("account/api-keys/<str:prefix>/revoke", views.revoke_api_key, name="revoke-api-key"),
     path("account/api-keys/<str:prefix>/cap", views.set_api_key_cap, name="api-key-cap"),
-    # The tickets and provider pages live in their apps now (tickets:page, providers:page,
-    # routed first). These two names only keep old links resolving (the dashboard's, some
-    # tests'); delete them once nothing reverses accounts:tickets / accounts:provider.
-    path("tickets/", RedirectView.as_view(pattern_name="tickets:page"), name="tickets"),
-    path("provider/", RedirectView.as_view(pattern_name="providers:page"), name="provider"),
 ]
