@@ -67,3 +67,20 @@ class AllowanceRefused(TicketsError, errors.InvalidInput):
     """A spending allowance that cannot be sent as it is (bad signature, expiry, size)."""
 
     code = "allowance_refused"
+
+
+class TicketTransactionRefused(TicketsError, errors.Conflict):
+    """A ticket transaction the platform will not build: the contract would refuse it, or
+    it would strand tickets the ledger still holds. Nothing was sent."""
+
+    code = "ticket_transaction_refused"
+
+
+class TicketAmountInvalid(InvalidAmount):
+    """The amount itself is wrong (zero, dust, not a number)."""
+
+    code = "invalid_amount"
+
+
+class TicketContractsMissing(TicketsError, errors.Unavailable):
+    code = "ticket_contracts_missing"

@@ -33,8 +33,12 @@ from synod.chain.errors import (
     ContractRevert,
     as_contract_revert,
 )
-from synod.common.errors import Conflict, Unavailable
-from synod.tickets import errors, selectors
+from synod.tickets import selectors
+from synod.tickets.errors import (
+    TicketAmountInvalid,
+    TicketContractsMissing,
+    TicketTransactionRefused,
+)
 
 if TYPE_CHECKING:
     from web3.contract import Contract
@@ -47,23 +51,6 @@ MAX_TICKETS = 2**128  # far beyond any real amount; keeps the arithmetic and the
 
 
 # --- Refusals -------------------------------------------------------------------------------
-
-
-class TicketTransactionRefused(errors.TicketsError, Conflict):
-    """A ticket transaction the platform will not build: the contract would refuse it, or
-    it would strand tickets the ledger still holds. Nothing was sent."""
-
-    code = "ticket_transaction_refused"
-
-
-class TicketAmountInvalid(errors.InvalidAmount):
-    """The amount itself is wrong (zero, dust, not a number)."""
-
-    code = "invalid_amount"
-
-
-class TicketContractsMissing(errors.TicketsError, Unavailable):
-    code = "ticket_contracts_missing"
 
 
 # --- What the wallet is handed --------------------------------------------------------------
