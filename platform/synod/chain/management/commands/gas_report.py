@@ -378,6 +378,7 @@ def measure_settlements(bench: Bench, report: GasReport, settler: str, model: by
         credited = providers[: min(size, PROVIDERS_PER_BATCH)]
         share, rest = divmod(total - fee, len(credited))
         credits = [(p, share + (rest if i == 0 else 0)) for i, p in enumerate(credited)]
+        first_credits = sum(escrow.functions.credits(p).call() == 0 for p in credited)
         batch = escrow.functions.nextBatch().call()
         gas = bench.send(
             escrow.functions.settle(
@@ -388,7 +389,9 @@ def measure_settlements(bench: Bench, report: GasReport, settler: str, model: by
         report.add(
             f"TicketEscrow.settle, {size:,} line{'s' if size > 1 else ''}",
             gas,
-            f"{gas // size:,} per line; {len(credited)} providers credited",
+            f"{gas // size:,} per line; {len(credited)} provider{'s' if len(credited) > 1 else ''}"
+            " credited"
+            + (f", {first_credits} for the first time (new storage)" if first_credits else ""),
         )
 
 
