@@ -11,7 +11,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from synod.chain.compiler import load_artifact
-from synod.chain.management.commands.gas_report import spending_allowance_message
+from synod.chain.typed_data import spending_allowance
 from tests.contracts.test_prompt_ticket import permit_message
 from tests.support.suite import DEV_KEYS
 
@@ -335,7 +335,7 @@ def test_a_signed_allowance_is_relayed_once(suite, providers):
     fresh = suite.allowance_signature(key, 50, until)
     bobs = Account.sign_message(
         encode_typed_data(
-            full_message=spending_allowance_message(
+            full_message=spending_allowance(
                 escrow, user=alice, max_tickets=50, valid_until=until, nonce=1
             )
         ),
@@ -429,9 +429,7 @@ def test_a_contract_wallet_signs_with_erc1271(suite, providers, wallet_artifact)
     suite.deposit(wallet, 40)  # sent as the wallet (impersonated)
 
     until = suite.now() + DAY
-    message = spending_allowance_message(
-        escrow, user=wallet, max_tickets=25, valid_until=until, nonce=0
-    )
+    message = spending_allowance(escrow, user=wallet, max_tickets=25, valid_until=until, nonce=0)
     signable = encode_typed_data(full_message=message)
     signature = Account.sign_message(signable, owner.key).signature
     digest = keccak(b"\x19" + signable.version + signable.header + signable.body)
@@ -446,7 +444,7 @@ def test_a_contract_wallet_signs_with_erc1271(suite, providers, wallet_artifact)
     # Another key's signature is not the wallet's.
     stranger = Account.sign_message(
         encode_typed_data(
-            full_message=spending_allowance_message(
+            full_message=spending_allowance(
                 escrow, user=wallet, max_tickets=25, valid_until=until, nonce=1
             )
         ),

@@ -20,7 +20,6 @@ from synod.chain.client import signing_web3
 from synod.chain.compiler import CompilationError, compile_contracts, load_artifact
 from synod.chain.deployment import deploy_contracts
 from synod.chain.devnode import DevNode, start_devnode
-from synod.chain.typed_data import typed_data as build_typed_data
 
 # anvil's dev accounts come from this published mnemonic; the keys exist only on dev chains.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -28,13 +27,6 @@ SETTLE_SIZES = (1, 10, 100, 1_000)
 PROVIDERS_PER_BATCH = 10
 # anvil dev accounts: 0 deploys, 1-3 genesis holders, 9 the settlement key (escrow operator).
 SETTLEMENT_INDEX = 9
-# TicketEscrow's EIP-712 SpendingAllowance, field for field (the order is in the type hash).
-SPENDING_ALLOWANCE = [
-    {"name": "user", "type": "address"},
-    {"name": "maxTickets", "type": "uint256"},
-    {"name": "validUntil", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"},
-]
 SETUP_GAS = 300_000
 START_MARKER = "<!-- gas-report:start -->"
 END_MARKER = "<!-- gas-report:end -->"
@@ -47,23 +39,12 @@ def dev_key(index: int) -> str:
     return account.key.to_0x_hex()
 
 
-def spending_allowance_message(
-    escrow, *, user: str, max_tickets: int, valid_until: int, nonce: int
-) -> dict:
-    """The EIP-712 SpendingAllowance a user signs for `escrow.setSpendingAllowance`, in the
-    escrow's own domain (read from the contract), as eth_account's `full_message` takes it."""
-    message = {"user": user, "maxTickets": max_tickets, "validUntil": valid_until, "nonce": nonce}
-    return build_typed_data(escrow, "SpendingAllowance", SPENDING_ALLOWANCE, message)
-
-
 def sign_spending_allowance(
     escrow, key: str, *, max_tickets: int, valid_until: int, nonce: int | None = None
 ) -> bytes:
     """`key`'s signature of a SpendingAllowance (nonce: the user's current one)."""
     signer = Account.from_key(key)
-    if nonce is None:
-        nonce = escrow.functions.nonces(signer.address).call()
-    message = spending_allowance_message(
+    message = typed_data.spending_allowance(
         escrow, user=signer.address, max_tickets=max_tickets, valid_until=valid_until, nonce=nonce
     )
     return Account.sign_message(encode_typed_data(full_message=message), signer.key).signature
