@@ -227,3 +227,30 @@ def test_a_refused_settlement_returns_its_calls_and_the_next_batch_takes_the_num
     for call in calls:
         call.refresh_from_db()
         assert call.batch_id == settled.pk
+
+
+def test_a_reorg_that_drops_the_settlement_unsettles_it_until_it_is_mined_again(
+    suite, funded, chain
+):
+    from synod.chain.sender import recheck_mined
+
+    calls = _serve(funded, 3)
+    _settle_to_the_end()
+    batch = SettlementBatch.objects.get(status="settled")
+    mined_in = chain_selectors.outgoing_transaction(batch.outgoing_key).block_number
+    chain.mine()
+    head = chain.w3.eth.block_number
+    chain.rpc("anvil_reorg", [head - mined_in + 1, []])  # same height, without the settlement
+
+    _index()  # the indexer sees the new hashes, rewinds, and the undo handlers run
+    batch.refresh_from_db()
+    account = TicketAccount.objects.get(address=USER)
+    assert batch.status == "sent" and batch.settled_block is None
+    assert (account.deposited, account.charged, account.settled) == (40, 6, 0)
+    assert account.allowance_remaining == 30
+    assert suite["TicketEscrow"].functions.deposits(USER).call() == 40
+
+    recheck_mined()  # the sender sees its transaction gone and broadcasts it again
+    _settle_to_the_end()
+    _assert_settled_once(suite, calls, deposit_before=40)
+    assert SettlementBatch.objects.get().pk == batch.pk
