@@ -61,16 +61,18 @@ def fingerprint_request(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def usable_allowance(account: TicketAccount, *, now: datetime, margin: timedelta) -> int:
+    """The spending allowance left, if it stays valid for `margin` beyond `now`; else 0."""
+    valid_until = account.allowance_valid_until
+    return account.allowance_remaining if valid_until and valid_until > now + margin else 0
+
+
 def spendable(account: TicketAccount, *, now: datetime | None = None) -> int:
     """Tickets a new call may reserve: the deposit left after a pending withdrawal, capped by
     the spending allowance (usable only while it stays valid for the settlement margin),
     less what is reserved and charged but not yet settled."""
-    now = now or timezone.now()
     margin = timedelta(seconds=settings.TICKETS_ALLOWANCE_MARGIN_S)
-    allowance_usable = (
-        account.allowance_valid_until is not None and account.allowance_valid_until > now + margin
-    )
-    allowance = account.allowance_remaining if allowance_usable else 0
+    allowance = usable_allowance(account, now=now or timezone.now(), margin=margin)
     deposit = max(0, account.deposited - account.withdrawal_requested)
     return max(0, min(deposit, allowance) - account.reserved - account.charged)
 

@@ -33,6 +33,7 @@ from synod.chain import selectors as chain_selectors
 from synod.chain import services as chain_services
 from synod.chain.errors import ChainError, ContractRevert, NotSent, TransactionError
 from synod.tickets.models import MeteredCall, SettlementBatch, TicketAccount
+from synod.tickets.services.ledger import usable_allowance
 from synod_core.merkle import MerkleTree
 
 logger = logging.getLogger(__name__)
@@ -124,11 +125,8 @@ def _billable(calls: list[MeteredCall], active: dict[str, bool]) -> list[Metered
             continue
         account = call.account
         if account.pk not in room:
-            valid = (
-                account.allowance_valid_until is not None
-                and account.allowance_valid_until > now + ALLOWANCE_EXPIRY_SLACK
-            )
-            room[account.pk] = min(account.deposited, account.allowance_remaining if valid else 0)
+            allowance = usable_allowance(account, now=now, margin=ALLOWANCE_EXPIRY_SLACK)
+            room[account.pk] = min(account.deposited, allowance)
         if call.price <= room[account.pk]:
             room[account.pk] -= call.price
             chosen.append(call)
