@@ -15,35 +15,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from eth_utils import to_checksum_address
 
-from synod.chain import selectors as chain_selectors
-from synod.chain.errors import ArtifactMissing, ChainUnavailable, ContractNotDeployed
 from synod.tickets import selectors as ticket_selectors
 
 logger = logging.getLogger(__name__)
-
-
-def _claimable_on_chain(address: str) -> int | None:
-    """TicketEscrow.credits(address): what a claim would pay now; None when the escrow is
-    not deployed. Raises ChainUnavailable (a ConnectionError) when the node does not answer."""
-    try:
-        escrow = chain_selectors.contract("TicketEscrow")
-    except (ContractNotDeployed, ArtifactMissing):
-        return None
-    try:
-        return escrow.functions.credits(to_checksum_address(address)).call()
-    except ChainUnavailable:
-        raise
-    except Exception as exc:  # no code at the address, a node error: the chain is away
-        raise ChainUnavailable(reason=f"credits read failed: {type(exc).__name__}") from exc
 
 
 def _earnings_context(address: str) -> dict:
     try:
         return {
             "earnings": ticket_selectors.provider_earnings(address),
-            "claimable": _claimable_on_chain(address),
+            "claimable": ticket_selectors.claimable_credits(address),
             "chain_error": "",
         }
     except ConnectionError as exc:
@@ -57,8 +39,7 @@ def _earnings_context(address: str) -> dict:
 @require_GET
 @login_required
 def provider_page(request: HttpRequest) -> HttpResponse:
-    context = {**_earnings_context(request.user.address), "nav_section": "provider"}
-    return render(request, "providers/page.html", context)
+    return render(request, "providers/page.html", _earnings_context(request.user.address))
 
 
 @require_GET

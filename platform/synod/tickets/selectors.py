@@ -58,7 +58,7 @@ def ticket_summary(address: str) -> TicketSummary:
     ChainUnavailable, a ConnectionError, when the node does not answer); the rest from the
     ledger."""
     holder = to_checksum_address(address)
-    ticket = _deployed("PromptTicket")
+    ticket = deployed_contract("PromptTicket")
     try:
         wallet = ticket.functions.balanceOf(holder).call() if ticket else None
     except ChainUnavailable:
@@ -81,11 +81,26 @@ def ticket_summary(address: str) -> TicketSummary:
     )
 
 
-def _deployed(name: str) -> Contract | None:
+def deployed_contract(name: str) -> Contract | None:
+    """The deployed contract `name`, or None while it is not deployed on this chain."""
     try:
         return chain_selectors.contract(name)
     except (ContractNotDeployed, ArtifactMissing):
         return None
+
+
+def claimable_credits(address: str) -> int | None:
+    """TicketEscrow.credits(address), read now: what a claim would pay. None when the
+    escrow is not deployed; ChainUnavailable (a ConnectionError) when the node is away."""
+    escrow = deployed_contract("TicketEscrow")
+    if escrow is None:
+        return None
+    try:
+        return escrow.functions.credits(to_checksum_address(address)).call()
+    except ChainUnavailable:
+        raise
+    except Exception as exc:  # no code at the address, a node error: the chain is away
+        raise ChainUnavailable(reason=f"credits read failed: {type(exc).__name__}") from exc
 
 
 def allowance_typed_data(address: str, max_tickets: int, valid_until: int) -> dict[str, Any]:
@@ -142,14 +157,6 @@ def usage_for(address: str, *, limit: int = 100, before: datetime | None = None)
     if before is not None:
         calls = calls.filter(created_at__lt=before)
     return [_usage_row(call) for call in calls[:limit]]
-
-
-def call_for(address: str, call_id: UUID) -> UsageRow:
-    """One of the user's calls; CallNotFound for anyone else's."""
-    call = _calls_of(address).select_related("batch").filter(call_id=call_id).first()
-    if call is None:
-        raise errors.CallNotFound(f"No call {call_id} of yours.")
-    return _usage_row(call)
 
 
 def daily_usage(address: str, days: int = 30) -> list[tuple[date, str, int]]:
@@ -289,8 +296,3 @@ def provider_earnings(address: str) -> ProviderEarnings:
     if credit is None:
         return ProviderEarnings(0, 0, 0)
     return ProviderEarnings(credit.credited, credit.claimed, credit.credited - credit.claimed)
-
-
-def settlement_batches(*, limit: int = 20) -> list[SettlementBatch]:
-    """The most recent batches, for the operator's status views and tests."""
-    return list(SettlementBatch.objects.filter(chain_id=settings.CHAIN_ID)[:limit])

@@ -88,7 +88,6 @@ def tickets_page(request: HttpRequest) -> HttpResponse:
         "chain_error": error,
         "buy_form": BuyForm(),
         "amount_form": AmountForm(),
-        "nav_section": "tickets",
     }
     return render(request, "tickets/page.html", context)
 
@@ -335,7 +334,6 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "batches": selectors.batches_for(address),
         "older": rows[-1].created_at.isoformat() if len(rows) == USAGE_PAGE_ROWS else "",
         "paged": before is not None,
-        "nav_section": "usage",
     }
     return render(request, "tickets/usage.html", context)
 

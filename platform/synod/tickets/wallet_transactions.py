@@ -50,9 +50,6 @@ SIGNATURE_PATTERN = re.compile(r"^0x[0-9a-fA-F]{130}$")
 MAX_TICKETS = 2**128  # far beyond any real amount; keeps the arithmetic and the ABI sane
 
 
-# --- Refusals -------------------------------------------------------------------------------
-
-
 # --- What the wallet is handed --------------------------------------------------------------
 
 
@@ -136,11 +133,6 @@ class TicketBalances:
         return format_eth(self.eth_wei - self.eth_wei % 10**12)
 
 
-@dataclass(frozen=True)
-class ProviderCredits:
-    credited: int | None  # claimable now (TicketEscrow.credits); None: not deployed
-
-
 def format_eth(wei: int) -> str:
     """Wei as ETH without trailing zeros: 1500000000000000 -> "0.0015"."""
     text = format(Decimal(wei) / WEI_PER_ETH, "f")
@@ -168,13 +160,6 @@ def _contract(name: str) -> Contract:
         raise TicketContractsMissing(
             f"{name} is not deployed on this chain yet; tickets cannot move until it is."
         ) from None
-
-
-def _optional(name: str) -> Contract | None:
-    try:
-        return chain_selectors.contract(name)
-    except (ContractNotDeployed, ArtifactMissing):
-        return None
 
 
 def _read(call: Any, **tx: Any) -> Any:
@@ -222,33 +207,19 @@ def balances(address: str) -> TicketBalances:
     """The tickets page's figures. Raises ChainUnavailable when the chain does not answer."""
     holder = to_checksum_address(address)
     summary = selectors.ticket_summary(holder)
-    ticket = _optional("PromptTicket")
-    escrow = _optional("TicketEscrow")
+    ticket = selectors.deployed_contract("PromptTicket")
+    escrow = selectors.deployed_contract("TicketEscrow")
     clock = escrow or ticket
     now = chain_time(clock) if clock is not None else int(time.time())
-    try:
-        eth_wei = int(clock.w3.eth.get_balance(holder)) if clock is not None else 0
-    except ChainUnavailable:
-        raise
-    except Exception as exc:
-        raise ChainUnavailable(reason=f"balance read failed: {type(exc).__name__}") from exc
     return TicketBalances(
         address=holder,
         price_wei=_read(ticket.functions.ticketPrice()) if ticket else None,
-        eth_wei=eth_wei,
+        eth_wei=_eth_balance(clock, holder) if clock is not None else 0,
         summary=summary,
         withdrawal=pending_withdrawal(escrow, holder, now) if escrow else None,
         withdrawal_delay_s=_read(escrow.functions.withdrawalDelay()) if escrow else None,
         chain_now=datetime.fromtimestamp(now, tz=UTC),
     )
-
-
-def provider_credits(address: str) -> ProviderCredits:
-    """What `address` may claim now, straight from TicketEscrow.credits."""
-    escrow = _optional("TicketEscrow")
-    if escrow is None:
-        return ProviderCredits(None)
-    return ProviderCredits(_read(escrow.functions.credits(to_checksum_address(address))))
 
 
 # --- Building calls -------------------------------------------------------------------------
@@ -512,11 +483,11 @@ def explain_transaction(address: str, *, to: str, data: str, value: int) -> tupl
     (whether it reverts now, the reason in words); when it would pass now, the chain changed
     in between, and the words say so."""
     holder = to_checksum_address(address)
-    contract = None
-    for name in CALLABLE:
-        candidate = _optional(name)
+    name = contract = None
+    for candidate_name in CALLABLE:
+        candidate = selectors.deployed_contract(candidate_name)
         if candidate is not None and candidate.address.lower() == (to or "").lower():
-            contract = candidate
+            name, contract = candidate_name, candidate
             break
     if contract is None:
         raise TicketAmountInvalid("That transaction was not one of the tickets page's.")
@@ -524,7 +495,7 @@ def explain_transaction(address: str, *, to: str, data: str, value: int) -> tupl
         function, arguments = contract.decode_function_input(data)
     except Exception:
         raise TicketAmountInvalid("That transaction's data is not a tickets call.") from None
-    if function.fn_name not in CALLABLE[_name_of(contract)]:
+    if function.fn_name not in CALLABLE[name]:
         raise TicketAmountInvalid("That transaction was not one of the tickets page's.")
     bound = getattr(contract.functions, function.fn_name)(*arguments.values())
     try:
@@ -538,14 +509,6 @@ def explain_transaction(address: str, *, to: str, data: str, value: int) -> tupl
         "The transaction reverted, but the same call would pass now: something changed on "
         "the chain in between. Check your balances and try again."
     )
-
-
-def _name_of(contract: Contract) -> str:
-    for name in CALLABLE:
-        candidate = _optional(name)
-        if candidate is not None and candidate.address == contract.address:
-            return name
-    return ""
 
 
 def _duration(seconds: int) -> str:
