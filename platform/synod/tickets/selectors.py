@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -59,12 +57,7 @@ def ticket_summary(address: str) -> TicketSummary:
     ledger."""
     holder = to_checksum_address(address)
     ticket = deployed_contract("PromptTicket")
-    try:
-        wallet = ticket.functions.balanceOf(holder).call() if ticket else None
-    except ChainUnavailable:
-        raise
-    except Exception as exc:  # any failed read (no code at the address) is an outage too
-        raise ChainUnavailable(reason=f"ticket read failed: {type(exc).__name__}") from exc
+    wallet = _read_now(ticket.functions.balanceOf(holder), "ticket") if ticket else None
     account = _account(holder) or TicketAccount(chain_id=settings.CHAIN_ID, address=holder)
     return TicketSummary(
         wallet=wallet,
@@ -95,12 +88,18 @@ def claimable_credits(address: str) -> int | None:
     escrow = deployed_contract("TicketEscrow")
     if escrow is None:
         return None
+    return _read_now(escrow.functions.credits(to_checksum_address(address)), "credits")
+
+
+def _read_now(call: Any, what: str) -> Any:
+    """A contract view read; any failure (no code at the address, a node error) is the
+    chain being away: ChainUnavailable."""
     try:
-        return escrow.functions.credits(to_checksum_address(address)).call()
+        return call.call()
     except ChainUnavailable:
         raise
-    except Exception as exc:  # no code at the address, a node error: the chain is away
-        raise ChainUnavailable(reason=f"credits read failed: {type(exc).__name__}") from exc
+    except Exception as exc:
+        raise ChainUnavailable(reason=f"{what} read failed: {type(exc).__name__}") from exc
 
 
 def allowance_typed_data(address: str, max_tickets: int, valid_until: int) -> dict[str, Any]:
@@ -203,13 +202,6 @@ def usage_csv_rows(address: str) -> Iterator[list[str]]:
             "" if row.batch_number is None else str(row.batch_number),
             call.receipt_digest,
         ]
-
-
-def usage_csv(address: str) -> str:
-    """The whole CSV as one string (small accounts, tests)."""
-    out = io.StringIO()
-    csv.writer(out).writerows(usage_csv_rows(address))
-    return out.getvalue()
 
 
 # --- settlement ----------------------------------------------------------------------------
