@@ -13,6 +13,7 @@ from eth_account.messages import encode_typed_data
 
 from synod.chain import selectors as chain_selectors
 from synod.chain import services as chain_services
+from synod.chain.sender import drive
 from synod.tickets import selectors, services
 from synod.tickets.models import MeteredCall, SettlementBatch, TicketAccount
 from synod.tickets.services import settlement
@@ -50,8 +51,8 @@ def funded(suite: Suite, approved_model: bytes) -> bytes:  # noqa: F811
         address=USER, max_tickets=30, valid_until=valid_until,
         signature=_sign_allowance(30, valid_until),
     )  # fmt: skip
-    chain_services.resend_unfinished()
-    assert chain_selectors.outgoing_transaction(outgoing.idempotency_key).status == "mined"
+    # anvil mines right after it takes a transaction, but its receipt may lag a moment.
+    assert drive(outgoing, timeout=15).status == "mined"
     suite.register_provider(PROVIDER, [approved_model])
     _index()
     return approved_model
@@ -81,7 +82,7 @@ def _settle_to_the_end() -> None:
     """What the beat does: settlement runs, the sender records receipts, the indexer runs."""
     for _ in range(6):
         services.run_settlement()
-        chain_services.resend_unfinished()
+        _await_open_batch()
         _index()
         if (
             not services.open_batch()
@@ -89,6 +90,15 @@ def _settle_to_the_end() -> None:
         ):
             return
     raise AssertionError("settlement did not finish")
+
+
+def _await_open_batch() -> None:
+    """Wait for the open batch's transaction to be mined, as the sender's beat would see it
+    (anvil mines at once, but a receipt asked for right away may not be there yet)."""
+    batch = services.open_batch()
+    outgoing = batch and chain_selectors.outgoing_transaction(batch.outgoing_key)
+    if outgoing and outgoing.in_flight:
+        drive(outgoing, timeout=15)
 
 
 def _assert_settled_once(suite: Suite, calls: list[MeteredCall], deposit_before: int) -> None:
@@ -196,7 +206,7 @@ def test_a_crash_at_each_settlement_step_settles_every_call_once(suite, funded, 
             services.run_settlement()
     else:
         services.run_settlement()
-        chain_services.resend_unfinished()
+        _await_open_batch()
         services.run_settlement()  # follows the mined batch; nothing is sent again
     assert SettlementBatch.objects.exclude(status="failed").count() == 1
     _settle_to_the_end()
